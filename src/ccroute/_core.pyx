@@ -1,0 +1,317 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""Binding of the C++ router (csrc/router.hpp).
+
+It converts: ids (any str or int) to the core's dense handles and back, names (sites,
+regions, plans, skills) to indices, Python numbers to doubles; and it maps the core's
+errors to the RoutingError classes. No routing rule lives here.
+"""
+
+from collections.abc import Mapping
+
+from cython.operator cimport dereference as deref
+from libcpp.memory cimport unique_ptr
+from libcpp.optional cimport nullopt, optional
+from libcpp.string cimport string
+from libcpp.vector cimport vector
+
+from ccroute._router cimport (AgentRef, AgentState, CallRef, CallSpec, CallState, ErrorKind,
+                              Offer, PlanConfig, PlanStats, SkillLevel, StepConfig, kNone,
+                              register_error_class)
+from ccroute cimport _router
+
+from .errors import (ConfigError, DuplicateIdError, InvalidArgumentError,
+                     InvalidTransitionError, TimeOrderError, UnknownIdError)
+from .types import Config
+from .types import Offer as PyOffer
+from .types import PlanStats as PyPlanStats
+
+register_error_class(<int>ErrorKind.Config, ConfigError)
+register_error_class(<int>ErrorKind.UnknownId, UnknownIdError)
+register_error_class(<int>ErrorKind.DuplicateId, DuplicateIdError)
+register_error_class(<int>ErrorKind.InvalidArgument, InvalidArgumentError)
+register_error_class(<int>ErrorKind.TimeOrder, TimeOrderError)
+register_error_class(<int>ErrorKind.InvalidTransition, InvalidTransitionError)
+
+AGENT_STATES = ("offline", "ready", "reserved", "busy", "wrapup", "not_ready")
+CALL_STATES = ("waiting", "offered", "connected")
+
+# Offer is a NamedTuple; tuple.__new__ builds one without its Python-level __new__.
+cdef object _make_tuple = tuple.__new__
+
+
+cdef inline double _number(str what, object value) except? -1.0:
+    if type(value) is float or type(value) is int:
+        return <double>value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return <double>value
+    raise InvalidArgumentError(f"{what} must be a finite number, got {value!r}")
+
+
+cdef inline object _checked_id(str what, object value):
+    if type(value) is str or type(value) is int:
+        return value
+    if isinstance(value, (str, int)) and not isinstance(value, bool):
+        return value
+    raise InvalidArgumentError(f"{what} id must be a str or int, got {value!r}")
+
+
+cdef inline int _lookup(dict refs, object key, str what) except -1:
+    try:
+        return refs[key]
+    except (KeyError, TypeError):
+        raise UnknownIdError(f"unknown {what} {key!r}") from None
+
+
+cdef class Router:
+    """The native router: see :class:`ccroute.Router` for the documentation."""
+
+    cdef unique_ptr[_router.Router] core
+    cdef vector[Offer] out
+    cdef dict agent_refs, call_refs, skill_refs, site_refs, region_refs, plan_refs
+    cdef list agent_ids, call_ids
+    cdef readonly object config
+
+    def __cinit__(self, config, *args, **kwargs):
+        if not isinstance(config, Config):
+            raise InvalidArgumentError(f"Router needs a ccroute.Config, got {config!r}")
+        self.config = config
+        self.site_refs = {name: i for i, name in enumerate(config.sites)}
+        self.region_refs = {name: i for i, name in enumerate(config.regions)}
+        self.plan_refs = {plan.name: i for i, plan in enumerate(config.plans)}
+        self.agent_refs, self.agent_ids = {}, []
+        self.call_refs, self.call_ids = {}, []
+        named = config.skills if config.skills is not None else [
+            skill for plan in config.plans for step in plan.steps for skill in step.require]
+        self.skill_refs = {}
+        for skill in named:
+            self.skill_refs.setdefault(skill, len(self.skill_refs))
+
+        cdef _router.Config c
+        c.n_sites = len(config.sites)
+        c.n_regions = len(config.regions)
+        c.n_skills = len(self.skill_refs)
+        for region in config.regions:
+            for site in config.sites:
+                c.distance.push_back(config.regions[region].get(site, config.default_distance))
+        if config.offer_timeout is not None:
+            c.offer_timeout = optional[double](<double>config.offer_timeout)
+        cdef PlanConfig p
+        cdef StepConfig s
+        cdef SkillLevel need
+        for plan in config.plans:
+            p = PlanConfig()
+            p.name = plan.name.encode()
+            p.base_priority, p.value_weight = plan.base_priority, plan.value_weight
+            p.repeat_weight, p.aging = plan.repeat_weight, plan.aging
+            p.sl_threshold, p.sl_target, p.wrapup = plan.sl_threshold, plan.sl_target, plan.wrapup
+            for step in plan.steps:
+                s = StepConfig()
+                s.after = step.after
+                for skill, level in step.require.items():
+                    need.skill, need.level = self.skill_refs[skill], level
+                    s.require.push_back(need)
+                s.language_level = step.language_level
+                s.max_distance = kNone if step.max_distance is None else step.max_distance
+                s.weights.proficiency, s.weights.distance = step.weights.proficiency, step.weights.distance
+                s.weights.breadth, s.weights.idle = step.weights.breadth, step.weights.idle
+                p.steps.push_back(s)
+            c.plans.push_back(p)
+        self.core.reset(new _router.Router(c))
+
+    # ------------------------------------------------------------ conversion
+
+    cdef int _skill_ref(self, object name) except -1:
+        ref = self.skill_refs.get(name) if isinstance(name, str) else None
+        if ref is not None:
+            return ref
+        if not isinstance(name, str) or not name:
+            raise InvalidArgumentError(f"skill names must be non-empty strings, got {name!r}")
+        if self.config.skills is not None:
+            raise UnknownIdError(f"unknown skill {name!r}")
+        # An open skill universe: a new name becomes the next skill.
+        ref = deref(self.core).add_skill()
+        self.skill_refs[name] = ref
+        return ref
+
+    cdef list _take_offers(self):
+        cdef list offers = []
+        cdef Offer o
+        for o in self.out:
+            offers.append(_make_tuple(PyOffer, (self.call_ids[o.call], self.agent_ids[o.agent], o.time)))
+        self.out.clear()
+        return offers
+
+    cdef object _with_offers(self, error):
+        """A refused transition: timers due by now did fire; their offers go with the error."""
+        error.offers = self._take_offers()
+        return error
+
+    cdef void _forget_call(self, object call_id, CallRef ref):
+        del self.call_refs[call_id]
+        self.call_ids[ref] = None
+
+    # ---------------------------------------------------------------- agents
+
+    def add_agent(self, agent_id, site, skills={}, wrapup=None):
+        """Adds an agent, offline, at ``site`` with ``{skill: level 1–10}``.
+
+        ``wrapup`` (seconds) overrides the plans' after-call work for this agent.
+        """
+        _checked_id("agent", agent_id)
+        if agent_id in self.agent_refs:
+            raise DuplicateIdError(f"agent {agent_id!r} already exists")
+        cdef int site_ref = _lookup(self.site_refs, site, "site")
+        if not isinstance(skills, Mapping):
+            raise InvalidArgumentError(f"skills must map skill names to levels, got {skills!r}")
+        cdef vector[SkillLevel] levels
+        cdef SkillLevel held
+        for name, level in skills.items():
+            held.skill = self._skill_ref(name)
+            if isinstance(level, bool) or not isinstance(level, int) or not 0 <= level <= 255:
+                raise InvalidArgumentError(f"level of skill {name!r} must be an integer 1–10, got {level!r}")
+            held.level = level
+            levels.push_back(held)
+        cdef optional[double] own_wrapup = nullopt
+        if wrapup is not None:
+            own_wrapup = optional[double](_number("wrapup", wrapup))
+        cdef AgentRef ref = deref(self.core).add_agent(site_ref, levels, own_wrapup)
+        self.agent_refs[agent_id] = ref
+        self.agent_ids.append(agent_id)
+
+    def ready(self, agent_id, now):
+        """The agent is ready (log-in, end of a break or of wrap-up); it may take a waiting call."""
+        cdef AgentRef ref = _lookup(self.agent_refs, agent_id, "agent")
+        try:
+            deref(self.core).ready(ref, _number("now", now), self.out)
+        except InvalidTransitionError as error:
+            raise self._with_offers(error)
+        return self._take_offers()
+
+    def not_ready(self, agent_id, now, reason=""):
+        """The agent steps out (break, training, after a missed offer) for ``reason``."""
+        cdef AgentRef ref = _lookup(self.agent_refs, agent_id, "agent")
+        try:
+            deref(self.core).not_ready(ref, _number("now", now), str(reason).encode(), self.out)
+        except InvalidTransitionError as error:
+            raise self._with_offers(error)
+        return self._take_offers()
+
+    def logout(self, agent_id, now):
+        """The agent logs out (offline); allowed when not holding a call."""
+        cdef AgentRef ref = _lookup(self.agent_refs, agent_id, "agent")
+        try:
+            deref(self.core).logout(ref, _number("now", now), self.out)
+        except InvalidTransitionError as error:
+            raise self._with_offers(error)
+        return self._take_offers()
+
+    # ----------------------------------------------------------------- calls
+
+    def arrive(self, call_id, plan, now, region=None, language=None, value=0.0, priority=0.0,
+               repeats=0, preferred_agent=None, preferred_wait=0.0):
+        """A call enters ``plan``; returns the offers it caused (its own, if an agent fits).
+
+        ``value`` is the customer value, ``priority`` an extra priority, ``repeats`` the
+        number of earlier calls today; for ``preferred_wait`` seconds only
+        ``preferred_agent`` (the case owner) may take it, if logged in.
+        """
+        cdef CallSpec spec
+        _checked_id("call", call_id)
+        if call_id in self.call_refs:
+            raise DuplicateIdError(f"call {call_id!r} is already in the router")
+        spec.plan = _lookup(self.plan_refs, plan, "plan")
+        spec.region = kNone if region is None else _lookup(self.region_refs, region, "region")
+        spec.language = kNone if language is None else self._skill_ref(language)
+        spec.value = _number("value", value)
+        spec.priority = _number("priority", priority)
+        if isinstance(repeats, bool) or not isinstance(repeats, int):
+            raise InvalidArgumentError(f"repeats must be an integer >= 0, got {repeats!r}")
+        spec.repeats = repeats
+        spec.preferred_agent = kNone if preferred_agent is None else _lookup(
+            self.agent_refs, preferred_agent, "preferred agent")
+        spec.preferred_wait = _number("preferred_wait", preferred_wait)
+        cdef CallRef ref = deref(self.core).arrive(spec, _number("now", now), self.out)
+        self.call_refs[call_id] = ref
+        if ref == len(self.call_ids):
+            self.call_ids.append(call_id)
+        else:
+            self.call_ids[ref] = call_id
+        return self._take_offers()
+
+    def accept(self, call_id, now):
+        """The offered agent answered: the call is connected and counts as answered."""
+        cdef CallRef ref = _lookup(self.call_refs, call_id, "call")
+        try:
+            deref(self.core).accept(ref, _number("now", now), self.out)
+        except InvalidTransitionError as error:
+            raise self._with_offers(error)
+        return self._take_offers()
+
+    def reject(self, call_id, now):
+        """The offered agent declined: the agent goes not-ready, the call keeps its place."""
+        cdef CallRef ref = _lookup(self.call_refs, call_id, "call")
+        try:
+            deref(self.core).reject(ref, _number("now", now), self.out)
+        except InvalidTransitionError as error:
+            raise self._with_offers(error)
+        return self._take_offers()
+
+    def abandon(self, call_id, now):
+        """The caller hung up before being connected; an offered agent is ready again."""
+        cdef CallRef ref = _lookup(self.call_refs, call_id, "call")
+        try:
+            deref(self.core).abandon(ref, _number("now", now), self.out)
+        except InvalidTransitionError as error:
+            raise self._with_offers(error)
+        self._forget_call(call_id, ref)
+        return self._take_offers()
+
+    def hangup(self, call_id, now):
+        """A connected call ended; its agent goes to wrap-up, then ready by itself."""
+        cdef CallRef ref = _lookup(self.call_refs, call_id, "call")
+        try:
+            deref(self.core).hangup(ref, _number("now", now), self.out)
+        except InvalidTransitionError as error:
+            raise self._with_offers(error)
+        self._forget_call(call_id, ref)
+        return self._take_offers()
+
+    def advance(self, now):
+        """Lets time pass to ``now``: fires due escalations, wrap-up ends and offer time-outs."""
+        deref(self.core).advance(_number("now", now), self.out)
+        return self._take_offers()
+
+    # --------------------------------------------------------------- queries
+
+    @property
+    def next_due(self):
+        """When the next timer is due (call :meth:`advance` then), or None."""
+        cdef optional[double] due = deref(self.core).next_due()
+        return due.value() if due.has_value() else None
+
+    def call_state(self, call_id):
+        """``"waiting"``, ``"offered"`` or ``"connected"``."""
+        return CALL_STATES[<int>deref(self.core).call_state(_lookup(self.call_refs, call_id, "call"))]
+
+    def agent_state(self, agent_id):
+        """``"offline"``, ``"ready"``, ``"reserved"``, ``"busy"``, ``"wrapup"`` or ``"not_ready"``."""
+        return AGENT_STATES[<int>deref(self.core).agent_state(_lookup(self.agent_refs, agent_id, "agent"))]
+
+    def agent_reason(self, agent_id):
+        """Why a not-ready agent is not ready (``"rejected"``, ``"no answer"`` or the given reason)."""
+        cdef const string* reason = deref(self.core).agent_reason(
+            _lookup(self.agent_refs, agent_id, "agent"))
+        return None if reason == NULL else deref(reason).decode()
+
+    def stats(self, now=None):
+        """Per-plan statistics at ``now`` (default: the last operation's time); fires no timer."""
+        cdef double last = deref(self.core).last_time()
+        cdef double t = max(last, 0.0) if now is None else _number("now", now)
+        cdef vector[PlanStats] tallies = deref(self.core).stats(t)
+        cdef PlanStats s
+        result = {}
+        for plan, s in zip(self.config.plans, tallies):
+            result[plan.name] = PyPlanStats.from_tallies(
+                s.arrived, s.answered, s.abandoned, s.answered_within, s.wait_sum, s.waiting,
+                s.oldest_wait.value() if s.oldest_wait.has_value() else None)
+        return result

@@ -1,0 +1,93 @@
+# C++ declarations of csrc/router.hpp, shared by the Cython modules.
+from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t
+from libcpp cimport bool
+from libcpp.optional cimport optional
+from libcpp.string cimport string
+from libcpp.vector cimport vector
+
+
+cdef extern from "_errors.hpp":
+    void register_error_class(int kind, object cls)
+    void raise_routing_error()
+
+
+cdef extern from "router.hpp" namespace "ccroute" nogil:
+    ctypedef uint32_t AgentRef
+    ctypedef uint32_t CallRef
+    ctypedef uint16_t SkillRef
+    const int kNone
+
+    cpdef enum class ErrorKind(int):
+        Config, UnknownId, DuplicateId, InvalidArgument, TimeOrder, InvalidTransition
+
+    cpdef enum class AgentState(uint8_t):
+        Offline, Ready, Reserved, Busy, Wrapup, NotReady
+
+    cpdef enum class CallState(uint8_t):
+        Waiting, Offered, Connected
+
+    cdef cppclass Weights:
+        double proficiency, distance, breadth, idle
+
+    cdef cppclass SkillLevel:
+        SkillRef skill
+        uint8_t level
+
+    cdef cppclass StepConfig:
+        double after
+        vector[SkillLevel] require
+        int language_level
+        int max_distance
+        Weights weights
+
+    cdef cppclass PlanConfig:
+        string name
+        vector[StepConfig] steps
+        double base_priority, value_weight, repeat_weight, aging, sl_threshold, sl_target, wrapup
+
+    cdef cppclass Config:
+        int n_sites
+        int n_regions
+        vector[int] distance
+        vector[PlanConfig] plans
+        optional[double] offer_timeout
+        int n_skills
+
+    cdef cppclass CallSpec:
+        int plan, region, language
+        double value, priority
+        int64_t repeats, preferred_agent
+        double preferred_wait
+
+    cdef cppclass Offer:
+        CallRef call
+        AgentRef agent
+        double time
+
+    cdef cppclass PlanStats:
+        int64_t arrived, answered, abandoned, answered_within
+        double wait_sum
+        int64_t waiting
+        optional[double] oldest_wait
+
+    cdef cppclass Router:
+        Router(Config) except +raise_routing_error
+        SkillRef add_skill() except +raise_routing_error
+        AgentRef add_agent(int site, const vector[SkillLevel]& skills, optional[double] wrapup) except +raise_routing_error
+        CallRef arrive(const CallSpec& call, double now, vector[Offer]& out) except +raise_routing_error
+        void ready(AgentRef, double now, vector[Offer]& out) except +raise_routing_error
+        void not_ready(AgentRef, double now, const string& reason, vector[Offer]& out) except +raise_routing_error
+        void logout(AgentRef, double now, vector[Offer]& out) except +raise_routing_error
+        void accept(CallRef, double now, vector[Offer]& out) except +raise_routing_error
+        void reject(CallRef, double now, vector[Offer]& out) except +raise_routing_error
+        void abandon(CallRef, double now, vector[Offer]& out) except +raise_routing_error
+        void hangup(CallRef, double now, vector[Offer]& out) except +raise_routing_error
+        void advance(double now, vector[Offer]& out) except +raise_routing_error
+        optional[double] next_due()
+        AgentState agent_state(AgentRef) except +raise_routing_error
+        const string* agent_reason(AgentRef) except +raise_routing_error
+        CallState call_state(CallRef) except +raise_routing_error
+        bool call_live(CallRef)
+        size_t n_agents()
+        vector[PlanStats] stats(double now) except +raise_routing_error
+        double last_time()
