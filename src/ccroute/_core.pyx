@@ -141,8 +141,12 @@ cdef class Router:
         self.out.clear()
         return offers
 
-    cdef object _with_offers(self, error):
-        """A refused transition: timers due by now did fire; their offers go with the error."""
+    cdef object _with_offers(self, error, str what, unsigned int ref, object ident):
+        """A refused transition: timers due by now did fire; their offers go with the error.
+
+        The core names the subject by handle ("agent #3"); the caller knows it by its id.
+        """
+        error.args = (str(error).replace(f"{what} #{ref}", f"{what} {ident!r}"),)
         error.offers = self._take_offers()
         return error
 
@@ -165,8 +169,9 @@ cdef class Router:
             raise InvalidArgumentError(f"skills must map skill names to levels, got {skills!r}")
         cdef vector[SkillLevel] levels
         cdef SkillLevel held
-        for name, level in skills.items():
-            held.skill = self._skill_ref(name)
+        named = [self._skill_ref(name) for name in skills]
+        for skill, (name, level) in zip(named, skills.items()):
+            held.skill = skill
             if isinstance(level, bool) or not isinstance(level, int) or not 0 <= level <= 255:
                 raise InvalidArgumentError(f"level of skill {name!r} must be an integer 1–10, got {level!r}")
             held.level = level
@@ -184,7 +189,7 @@ cdef class Router:
         try:
             deref(self.core).ready(ref, _number("now", now), self.out)
         except InvalidTransitionError as error:
-            raise self._with_offers(error)
+            raise self._with_offers(error, "agent", ref, agent_id)
         return self._take_offers()
 
     def not_ready(self, agent_id, now, reason=""):
@@ -193,7 +198,7 @@ cdef class Router:
         try:
             deref(self.core).not_ready(ref, _number("now", now), str(reason).encode(), self.out)
         except InvalidTransitionError as error:
-            raise self._with_offers(error)
+            raise self._with_offers(error, "agent", ref, agent_id)
         return self._take_offers()
 
     def logout(self, agent_id, now):
@@ -202,7 +207,7 @@ cdef class Router:
         try:
             deref(self.core).logout(ref, _number("now", now), self.out)
         except InvalidTransitionError as error:
-            raise self._with_offers(error)
+            raise self._with_offers(error, "agent", ref, agent_id)
         return self._take_offers()
 
     # ----------------------------------------------------------------- calls
@@ -244,7 +249,7 @@ cdef class Router:
         try:
             deref(self.core).accept(ref, _number("now", now), self.out)
         except InvalidTransitionError as error:
-            raise self._with_offers(error)
+            raise self._with_offers(error, "call", ref, call_id)
         return self._take_offers()
 
     def reject(self, call_id, now):
@@ -253,7 +258,7 @@ cdef class Router:
         try:
             deref(self.core).reject(ref, _number("now", now), self.out)
         except InvalidTransitionError as error:
-            raise self._with_offers(error)
+            raise self._with_offers(error, "call", ref, call_id)
         return self._take_offers()
 
     def abandon(self, call_id, now):
@@ -262,9 +267,10 @@ cdef class Router:
         try:
             deref(self.core).abandon(ref, _number("now", now), self.out)
         except InvalidTransitionError as error:
-            raise self._with_offers(error)
+            raise self._with_offers(error, "call", ref, call_id)
+        offers = self._take_offers()  # before the id is forgotten: a timer may have offered it
         self._forget_call(call_id, ref)
-        return self._take_offers()
+        return offers
 
     def hangup(self, call_id, now):
         """A connected call ended; its agent goes to wrap-up, then ready by itself."""
@@ -272,9 +278,10 @@ cdef class Router:
         try:
             deref(self.core).hangup(ref, _number("now", now), self.out)
         except InvalidTransitionError as error:
-            raise self._with_offers(error)
+            raise self._with_offers(error, "call", ref, call_id)
+        offers = self._take_offers()  # before the id is forgotten: a timer may have offered it
         self._forget_call(call_id, ref)
-        return self._take_offers()
+        return offers
 
     def advance(self, now):
         """Lets time pass to ``now``: fires due escalations, wrap-up ends and offer time-outs."""
@@ -310,7 +317,8 @@ cdef class Router:
         cdef vector[PlanStats] tallies = deref(self.core).stats(t)
         cdef PlanStats s
         result = {}
-        for plan, s in zip(self.config.plans, tallies):
+        for i, plan in enumerate(self.config.plans):
+            s = tallies[i]
             result[plan.name] = PyPlanStats.from_tallies(
                 s.arrived, s.answered, s.abandoned, s.answered_within, s.wait_sum, s.waiting,
                 s.oldest_wait.value() if s.oldest_wait.has_value() else None)

@@ -34,6 +34,7 @@ cdef extern from "router.hpp" namespace "ccroute" nogil:
         uint8_t level
 
     cdef cppclass StepConfig:
+        StepConfig()
         double after
         vector[SkillLevel] require
         int language_level
@@ -41,6 +42,7 @@ cdef extern from "router.hpp" namespace "ccroute" nogil:
         Weights weights
 
     cdef cppclass PlanConfig:
+        PlanConfig()
         string name
         vector[StepConfig] steps
         double base_priority, value_weight, repeat_weight, aging, sl_threshold, sl_target, wrapup

@@ -112,8 +112,9 @@ class ReferenceRouter:
             raise UnknownIdError(f"unknown site {site!r}")
         if not isinstance(skills, Mapping):
             raise InvalidArgumentError(f"skills must map skill names to levels, got {skills!r}")
-        for skill, level in skills.items():
+        for skill in skills:  # names first, then levels: the order both routers check in
             self._check_skill(skill)
+        for skill, level in skills.items():
             if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= MAX_LEVEL:
                 raise InvalidArgumentError(f"level of skill {skill!r} must be an integer 1–10, got {level!r}")
         if wrapup is not None:
@@ -161,12 +162,12 @@ class ReferenceRouter:
             raise UnknownIdError(f"unknown region {region!r}")
         if language is not None:
             self._check_skill(language)
+        if preferred_agent is not None and preferred_agent not in self._agents:
+            raise UnknownIdError(f"unknown preferred agent {preferred_agent!r}")
         value = _check_number("value", value)
         priority = _check_number("priority", priority)
         if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 0:
             raise InvalidArgumentError(f"repeats must be an integer >= 0, got {repeats!r}")
-        if preferred_agent is not None and preferred_agent not in self._agents:
-            raise UnknownIdError(f"unknown preferred agent {preferred_agent!r}")
         preferred_wait = _check_number("preferred_wait", preferred_wait, 0.0)
         now = self._begin(now)
         waits_for_preferred = (preferred_agent is not None and preferred_wait > 0

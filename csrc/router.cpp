@@ -1,0 +1,602 @@
+#include "router.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <limits>
+
+namespace ccroute {
+namespace {
+
+// Shortest round-trip form, as Python's repr prints it, so messages name the value exactly.
+std::string num(double x) {
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof buf, x);
+  return std::string(buf, r.ptr);
+}
+
+const char* state_name(AgentState s) {
+  static const char* names[] = {"offline", "ready", "reserved", "busy", "wrapup", "not_ready"};
+  return names[static_cast<int>(s)];
+}
+
+const char* state_name(CallState s) {
+  static const char* names[] = {"waiting", "offered", "connected"};
+  return names[static_cast<int>(s)];
+}
+
+[[noreturn]] void fail(ErrorKind kind, const std::string& message) { throw Error(kind, message); }
+
+void check_finite(const char* what, double x, double minimum = -INFINITY) {
+  if (!std::isfinite(x) || x < minimum)
+    fail(ErrorKind::InvalidArgument, std::string(what) + " must be a finite number" +
+                                         (minimum == -INFINITY ? "" : " >= " + num(minimum)) + ", got " + num(x));
+}
+
+void check_config(const Config& c) {
+  auto bad = [](const std::string& m) { fail(ErrorKind::Config, m); };
+  if (c.n_sites < 1 || c.n_sites > kMaxSites) bad("n_sites must be 1.." + std::to_string(kMaxSites));
+  if (c.n_regions < 0 || c.distance.size() != static_cast<std::size_t>(c.n_regions) * c.n_sites)
+    bad("distance table must have n_regions * n_sites entries");
+  for (int d : c.distance)
+    if (d < 0) bad("distance tiers must be >= 0, got " + std::to_string(d));
+  if (c.plans.empty()) bad("a config needs at least one plan");
+  if (c.offer_timeout && !(std::isfinite(*c.offer_timeout) && *c.offer_timeout > 0))
+    bad("offer_timeout must be > 0, got " + num(*c.offer_timeout));
+  for (const PlanConfig& p : c.plans) {
+    const std::string plan = "plan '" + p.name + "': ";
+    for (double x : {p.base_priority, p.value_weight, p.repeat_weight, p.aging, p.sl_threshold, p.wrapup})
+      if (!std::isfinite(x)) bad(plan + "numbers must be finite, got " + num(x));
+    if (p.sl_threshold < 0 || p.wrapup < 0) bad(plan + "sl_threshold and wrapup must be >= 0");
+    if (p.steps.empty() || p.steps[0].after != 0.0) bad(plan + "the first step must start after 0 s");
+    for (std::size_t i = 0; i < p.steps.size(); ++i) {
+      const StepConfig& s = p.steps[i];
+      if (i > 0 && !(s.after > p.steps[i - 1].after && std::isfinite(s.after)))
+        bad(plan + "step times must increase, got " + num(s.after));
+      for (const SkillLevel& need : s.require)
+        if (need.skill >= c.n_skills || need.level < 1 || need.level > kMaxLevel)
+          bad(plan + "bad required skill #" + std::to_string(need.skill) + " at level " + std::to_string(need.level));
+      if (s.language_level < 0 || s.language_level > kMaxLevel)
+        bad(plan + "language_level must be 0..10, got " + std::to_string(s.language_level));
+      if (s.max_distance < kNone) bad(plan + "max_distance must be >= 0 or none");
+      const Weights& w = s.weights;
+      for (double x : {w.proficiency, w.distance, w.breadth, w.idle})
+        if (!std::isfinite(x)) bad(plan + "weights must be finite, got " + num(x));
+    }
+  }
+}
+
+}  // namespace
+
+std::size_t Router::QueueKeyHash::operator()(const QueueKey& k) const {
+  std::uint64_t h = static_cast<std::uint32_t>(k.plan);
+  h = h * 0x9E3779B97F4A7C15ull ^ static_cast<std::uint32_t>(k.phase);
+  h = h * 0x9E3779B97F4A7C15ull ^ static_cast<std::uint32_t>(k.language);
+  h = h * 0x9E3779B97F4A7C15ull ^ k.sites_or_agent;
+  return static_cast<std::size_t>(h ^ (h >> 29));
+}
+
+Router::Router(Config config) : config_(std::move(config)), now_(-INFINITY) {
+  check_config(config_);
+  tallies_.resize(config_.plans.size());
+}
+
+SkillRef Router::add_skill() {
+  if (config_.n_skills >= std::numeric_limits<SkillRef>::max()) fail(ErrorKind::InvalidArgument, "too many skills");
+  return static_cast<SkillRef>(config_.n_skills++);
+}
+
+// ------------------------------------------------------------------- agents
+
+AgentRef Router::add_agent(int site, const std::vector<SkillLevel>& skills, std::optional<double> wrapup) {
+  if (site < 0 || site >= config_.n_sites) fail(ErrorKind::UnknownId, "unknown site #" + std::to_string(site));
+  std::vector<std::uint8_t> levels(config_.n_skills, 0);
+  for (const SkillLevel& held : skills) {
+    if (held.skill >= config_.n_skills) fail(ErrorKind::UnknownId, "unknown skill #" + std::to_string(held.skill));
+    if (held.level < 1 || held.level > kMaxLevel)
+      fail(ErrorKind::InvalidArgument, "level of skill #" + std::to_string(held.skill) +
+                                           " must be an integer 1–10, got " + std::to_string(held.level));
+    if (levels[held.skill] != 0)
+      fail(ErrorKind::InvalidArgument, "skill #" + std::to_string(held.skill) + " is listed twice");
+    levels[held.skill] = held.level;
+  }
+  if (wrapup) check_finite("wrapup", *wrapup, 0.0);
+  if (agents_.size() >= std::numeric_limits<AgentRef>::max()) fail(ErrorKind::InvalidArgument, "too many agents");
+
+  while (!levels.empty() && levels.back() == 0) levels.pop_back();  // one profile however many skills exist
+  auto [it, is_new] = profile_index_.try_emplace({site, levels}, static_cast<int>(profiles_.size()));
+  if (is_new) {
+    Profile profile{site, levels, 0, {}, {}};
+    profile.breadth = static_cast<int>(std::count_if(levels.begin(), levels.end(), [](auto l) { return l > 0; }));
+    const int id = it->second;
+    for (std::size_t q = 0; q < queues_.size(); ++q)
+      if (queues_[q].key.phase != kPreferred && admits(queues_[q].key, profile)) {
+        profile.queues.push_back(static_cast<int>(q));
+        queues_[q].profiles.push_back(id);
+      }
+    profiles_.push_back(std::move(profile));
+  }
+  Agent agent;
+  agent.profile = it->second;
+  agent.wrapup = wrapup;
+  agents_.push_back(std::move(agent));
+  return static_cast<AgentRef>(agents_.size() - 1);
+}
+
+void Router::ready(AgentRef ref, double now, std::vector<Offer>& out) {
+  Agent& agent = agent_at(ref);
+  begin(now, out);
+  require(agent.state == AgentState::Offline || agent.state == AgentState::NotReady ||
+              agent.state == AgentState::Wrapup,
+          "agent #" + std::to_string(ref) + " is " + state_name(agent.state));
+  agent.timer = 0;
+  agent.ready_since = now;
+  make_ready(ref, now);
+}
+
+void Router::not_ready(AgentRef ref, double now, const std::string& reason, std::vector<Offer>& out) {
+  Agent& agent = agent_at(ref);
+  begin(now, out);
+  require(agent.state != AgentState::Reserved && agent.state != AgentState::Busy,
+          "agent #" + std::to_string(ref) + " is " + state_name(agent.state));
+  if (agent.state == AgentState::Ready) profiles_[agent.profile].ready.erase({agent.ready_since, ref});
+  agent.timer = 0;
+  agent.state = AgentState::NotReady;
+  agent.reason = reason;
+}
+
+void Router::logout(AgentRef ref, double now, std::vector<Offer>& out) {
+  Agent& agent = agent_at(ref);
+  begin(now, out);
+  require(agent.state == AgentState::Ready || agent.state == AgentState::NotReady ||
+              agent.state == AgentState::Wrapup,
+          "agent #" + std::to_string(ref) + " is " + state_name(agent.state));
+  if (agent.state == AgentState::Ready) profiles_[agent.profile].ready.erase({agent.ready_since, ref});
+  agent.timer = 0;
+  agent.state = AgentState::Offline;
+}
+
+// -------------------------------------------------------------------- calls
+
+CallRef Router::arrive(const CallSpec& spec, double now, std::vector<Offer>& out) {
+  if (spec.plan < 0 || spec.plan >= static_cast<int>(config_.plans.size()))
+    fail(ErrorKind::UnknownId, "unknown plan #" + std::to_string(spec.plan));
+  if (spec.region != kNone && (spec.region < 0 || spec.region >= config_.n_regions))
+    fail(ErrorKind::UnknownId, "unknown region #" + std::to_string(spec.region));
+  if (spec.language != kNone && (spec.language < 0 || spec.language >= config_.n_skills))
+    fail(ErrorKind::UnknownId, "unknown skill #" + std::to_string(spec.language));
+  check_finite("value", spec.value);
+  check_finite("priority", spec.priority);
+  if (spec.repeats < 0)
+    fail(ErrorKind::InvalidArgument, "repeats must be an integer >= 0, got " + std::to_string(spec.repeats));
+  if (spec.preferred_agent != kNone &&
+      (spec.preferred_agent < 0 || spec.preferred_agent >= static_cast<std::int64_t>(agents_.size())))
+    fail(ErrorKind::UnknownId, "unknown preferred agent #" + std::to_string(spec.preferred_agent));
+  check_finite("preferred_wait", spec.preferred_wait, 0.0);
+  begin(now, out);
+
+  CallRef ref;
+  if (!free_calls_.empty()) {
+    ref = free_calls_.back();
+    free_calls_.pop_back();
+  } else {
+    ref = static_cast<CallRef>(calls_.size());
+    calls_.emplace_back();
+  }
+  Call& call = calls_[ref];
+  call = Call{};
+  call.spec = spec;
+  call.live = true;
+  call.arrival = now;
+  call.order = calls_created_++;
+  if (spec.preferred_agent != kNone && spec.preferred_wait > 0 &&
+      agents_[spec.preferred_agent].state != AgentState::Offline)
+    call.preferred_until = now + spec.preferred_wait;
+  call.rank = priority_rank(call);
+  tallies_[spec.plan].arrived += 1;
+  enqueue(ref, now);
+  return ref;
+}
+
+void Router::accept(CallRef ref, double now, std::vector<Offer>& out) {
+  Call& call = call_at(ref);
+  begin(now, out);
+  require(call.state == CallState::Offered,
+          "call #" + std::to_string(ref) + " is " + state_name(call.state) + ", not offered");
+  call.state = CallState::Connected;
+  call.timer = 0;
+  agents_[call.agent].state = AgentState::Busy;
+  PlanStats& tally = tallies_[call.spec.plan];
+  const double wait = now - call.arrival;
+  tally.answered += 1;
+  tally.wait_sum += wait;
+  tally.answered_within += wait <= config_.plans[call.spec.plan].sl_threshold;
+}
+
+void Router::reject(CallRef ref, double now, std::vector<Offer>& out) {
+  Call& call = call_at(ref);
+  begin(now, out);
+  require(call.state == CallState::Offered,
+          "call #" + std::to_string(ref) + " is " + state_name(call.state) + ", not offered");
+  unoffer(ref, now, "rejected");
+}
+
+void Router::abandon(CallRef ref, double now, std::vector<Offer>& out) {
+  Call& call = call_at(ref);
+  begin(now, out);
+  require(call.state != CallState::Connected, "call #" + std::to_string(ref) + " is connected; use hangup");
+  const bool offered = call.state == CallState::Offered;
+  const AgentRef agent = call.agent;
+  if (!offered) leave_queue(call);
+  tallies_[call.spec.plan].abandoned += 1;
+  release(ref);
+  if (offered) make_ready(agent, now);  // keeps its ready_since: the agent got no work
+}
+
+void Router::hangup(CallRef ref, double now, std::vector<Offer>& out) {
+  Call& call = call_at(ref);
+  begin(now, out);
+  require(call.state == CallState::Connected,
+          "call #" + std::to_string(ref) + " is " + state_name(call.state) + ", not connected");
+  const AgentRef agent_ref = call.agent;
+  const double plan_wrapup = config_.plans[call.spec.plan].wrapup;
+  release(ref);
+  Agent& agent = agents_[agent_ref];
+  const double wrapup = agent.wrapup ? *agent.wrapup : plan_wrapup;
+  if (wrapup > 0) {
+    agent.state = AgentState::Wrapup;
+    agent.timer = start_timer(now + wrapup, true, agent_ref);
+  } else {
+    agent.ready_since = now;
+    make_ready(agent_ref, now);
+  }
+}
+
+void Router::advance(double now, std::vector<Offer>& out) { begin(now, out); }
+
+// ------------------------------------------------------------------ queries
+
+std::optional<double> Router::next_due() const {
+  while (!timers_.empty()) {
+    const Timer& t = timers_.top();
+    const std::uint64_t current = t.for_agent ? agents_[t.ref].timer : calls_[t.ref].timer;
+    if (current == t.seq) return t.due;
+    timers_.pop();  // cancelled: its owner moved on
+  }
+  return std::nullopt;
+}
+
+AgentState Router::agent_state(AgentRef ref) const {
+  if (ref >= agents_.size()) fail(ErrorKind::UnknownId, "unknown agent #" + std::to_string(ref));
+  return agents_[ref].state;
+}
+
+const std::string* Router::agent_reason(AgentRef ref) const {
+  return agent_state(ref) == AgentState::NotReady ? &agents_[ref].reason : nullptr;
+}
+
+CallState Router::call_state(CallRef ref) const {
+  if (!call_live(ref)) fail(ErrorKind::UnknownId, "unknown call #" + std::to_string(ref));
+  return calls_[ref].state;
+}
+
+bool Router::call_live(CallRef ref) const { return ref < calls_.size() && calls_[ref].live; }
+
+std::vector<PlanStats> Router::stats(double now) const {
+  check_time(now);
+  std::vector<PlanStats> result = tallies_;
+  std::vector<double> earliest(result.size(), INFINITY);
+  for (const Call& call : calls_)
+    if (call.live && call.state == CallState::Waiting) {
+      result[call.spec.plan].waiting += 1;
+      earliest[call.spec.plan] = std::min(earliest[call.spec.plan], call.arrival);
+    }
+  for (std::size_t p = 0; p < result.size(); ++p)
+    if (result[p].waiting) result[p].oldest_wait = now - earliest[p];  // now - a falls as a rises
+  return result;
+}
+
+// --------------------------------------------------------------- validation
+
+void Router::check_time(double now) const {
+  if (!std::isfinite(now)) fail(ErrorKind::InvalidArgument, "now must be a finite number, got " + num(now));
+  if (now < now_) fail(ErrorKind::TimeOrder, "time went backwards: now=" + num(now) + " is before " + num(now_));
+}
+
+Router::Agent& Router::agent_at(AgentRef ref) {
+  if (ref >= agents_.size()) fail(ErrorKind::UnknownId, "unknown agent #" + std::to_string(ref));
+  return agents_[ref];
+}
+
+Router::Call& Router::call_at(CallRef ref) {
+  if (!call_live(ref)) fail(ErrorKind::UnknownId, "unknown call #" + std::to_string(ref));
+  return calls_[ref];
+}
+
+void Router::require(bool allowed, const std::string& what) const {
+  if (!allowed) fail(ErrorKind::InvalidTransition, what);
+}
+
+// --------------------------------------------------------------------- time
+
+void Router::begin(double now, std::vector<Offer>& out) {
+  check_time(now);
+  now_ = now;
+  out_ = &out;
+  fire_timers(now);
+}
+
+std::uint64_t Router::start_timer(double due, bool for_agent, std::uint32_t ref) {
+  const std::uint64_t seq = ++timers_created_;
+  timers_.push(Timer{due, seq, for_agent, ref});
+  return seq;
+}
+
+void Router::fire_timers(double now) {
+  while (true) {
+    std::optional<double> due = next_due();  // also drops cancelled timers
+    if (!due || *due > now) return;
+    const Timer timer = timers_.top();
+    timers_.pop();
+    if (timer.for_agent) {  // end of wrap-up
+      Agent& agent = agents_[timer.ref];
+      agent.timer = 0;
+      agent.ready_since = timer.due;
+      make_ready(timer.ref, timer.due);
+    } else {
+      Call& call = calls_[timer.ref];
+      call.timer = 0;
+      if (call.state == CallState::Offered) {
+        unoffer(timer.ref, timer.due, "no answer");
+      } else {  // the call reaches its next phase
+        leave_queue(call);
+        enqueue(timer.ref, timer.due);
+      }
+    }
+  }
+}
+
+// -------------------------------------------------------------------- rules
+
+void Router::enqueue(CallRef ref, double t) {
+  Call& call = calls_[ref];
+  call.state = CallState::Waiting;
+  call.timer = 0;  // a returning offer's time-out no longer applies
+  call.phase = phase_at(call, t);
+  const int q = queue_for(call);
+  std::optional<Candidate> best;
+  if (call.phase == kPreferred) {
+    const AgentRef preferred = static_cast<AgentRef>(call.spec.preferred_agent);
+    if (agents_[preferred].state == AgentState::Ready) best = Candidate{0.0, 0.0, preferred};
+  } else {
+    best = best_agent(call, queues_[q], t);
+  }
+  if (best) {
+    offer(ref, best->agent, t);
+    return;
+  }
+  queues_[q].calls.insert(QueueEntry{call.rank, call.arrival, call.order, ref});
+  call.queue = q;
+  if (std::optional<double> start = next_phase_start(call)) call.timer = start_timer(*start, false, ref);
+}
+
+void Router::make_ready(AgentRef ref, double t) {
+  Agent& agent = agents_[ref];
+  agent.state = AgentState::Ready;
+  agent.reason.clear();
+  Profile& profile = profiles_[agent.profile];
+  // Rule 1: the waiting call with the highest priority(t) among the queues admitting the agent.
+  const QueueEntry* best = nullptr;
+  double best_priority = 0.0;
+  auto consider = [&](int q) {
+    if (queues_[q].calls.empty()) return;
+    const QueueEntry& top = *queues_[q].calls.begin();
+    const double p = priority(calls_[top.call], t);
+    if (!best || p > best_priority ||
+        (p == best_priority && (top.arrival < best->arrival || (top.arrival == best->arrival && top.order < best->order)))) {
+      best = &top;
+      best_priority = p;
+    }
+  };
+  for (int q : profile.queues) consider(q);
+  for (int q : agent.preferred_queues) consider(q);
+  if (best) {
+    const CallRef call = best->call;
+    leave_queue(calls_[call]);
+    offer(call, ref, t);
+  } else {
+    profile.ready.insert({agent.ready_since, ref});
+  }
+}
+
+void Router::offer(CallRef ref, AgentRef agent_ref, double t) {
+  Call& call = calls_[ref];
+  Agent& agent = agents_[agent_ref];
+  if (agent.state == AgentState::Ready) profiles_[agent.profile].ready.erase({agent.ready_since, agent_ref});
+  call.state = CallState::Offered;
+  call.agent = agent_ref;
+  agent.state = AgentState::Reserved;
+  call.timer = config_.offer_timeout ? start_timer(t + *config_.offer_timeout, false, ref) : 0;
+  out_->push_back(Offer{ref, agent_ref, t});
+}
+
+void Router::unoffer(CallRef ref, double t, const char* reason) {
+  Agent& agent = agents_[calls_[ref].agent];
+  agent.state = AgentState::NotReady;
+  agent.reason = reason;
+  enqueue(ref, t);
+}
+
+void Router::leave_queue(Call& call) {
+  if (call.queue == kNone) return;
+  queues_[call.queue].calls.erase(QueueEntry{call.rank, call.arrival, call.order, 0});
+  call.queue = kNone;
+  call.timer = 0;
+}
+
+void Router::release(CallRef ref) {
+  Call& call = calls_[ref];
+  call.live = false;
+  call.timer = 0;
+  free_calls_.push_back(ref);
+}
+
+int Router::phase_at(const Call& call, double t) const {
+  if (call.preferred_until && t < *call.preferred_until) return kPreferred;
+  const auto& steps = config_.plans[call.spec.plan].steps;
+  int phase = 0;
+  for (int i = 1; i < static_cast<int>(steps.size()); ++i)
+    if (call.arrival + steps[i].after <= t) phase = i;
+  return phase;
+}
+
+std::optional<double> Router::next_phase_start(const Call& call) const {
+  if (call.phase == kPreferred) return call.preferred_until;
+  const auto& steps = config_.plans[call.spec.plan].steps;
+  if (call.phase + 1 < static_cast<int>(steps.size())) return call.arrival + steps[call.phase + 1].after;
+  return std::nullopt;
+}
+
+int Router::queue_for(const Call& call) {
+  QueueKey key{call.spec.plan, call.phase, kNone, ~std::uint64_t{0}};
+  if (call.phase == kPreferred) {
+    key.sites_or_agent = static_cast<std::uint64_t>(call.spec.preferred_agent);
+  } else {
+    const StepConfig& step = config_.plans[call.spec.plan].steps[call.phase];
+    if (step.language_level > 0) key.language = call.spec.language;
+    if (step.max_distance != kNone) {
+      key.sites_or_agent = 0;
+      for (int site = 0; site < config_.n_sites; ++site)
+        if (distance(call.spec.region, site) <= step.max_distance) key.sites_or_agent |= std::uint64_t{1} << site;
+    }
+  }
+  auto [it, is_new] = queue_index_.try_emplace(key, static_cast<int>(queues_.size()));
+  if (is_new) {
+    Queue queue{key, {}, {}};
+    const int id = it->second;
+    if (key.phase == kPreferred) {
+      agents_[key.sites_or_agent].preferred_queues.push_back(id);
+    } else {
+      for (std::size_t p = 0; p < profiles_.size(); ++p)
+        if (admits(key, profiles_[p])) {
+          queue.profiles.push_back(static_cast<int>(p));
+          profiles_[p].queues.push_back(id);
+        }
+    }
+    queues_.push_back(std::move(queue));
+  }
+  return it->second;
+}
+
+bool Router::admits(const QueueKey& key, const Profile& profile) const {
+  const StepConfig& step = config_.plans[key.plan].steps[key.phase];
+  for (const SkillLevel& need : step.require)
+    if (profile.level(need.skill) < need.level) return false;
+  if (key.language != kNone && profile.level(key.language) < step.language_level) return false;
+  return (key.sites_or_agent >> profile.site) & 1;
+}
+
+int Router::distance(int region, int site) const {
+  return region == kNone ? 0 : config_.distance[static_cast<std::size_t>(region) * config_.n_sites + site];
+}
+
+double Router::priority(const Call& call, double t) const {
+  const PlanConfig& plan = config_.plans[call.spec.plan];
+  return plan.base_priority + plan.value_weight * call.spec.value +
+         plan.repeat_weight * static_cast<double>(call.spec.repeats) + call.spec.priority +
+         plan.aging * (t - call.arrival);
+}
+
+// Within one queue every call shares the plan, so priority(t) differs from this rank by the
+// same aging·t for all of them: the queue can stay ordered by it. (Exactly so whenever the
+// arithmetic is exact; otherwise two calls within one rounding error may swap.)
+double Router::priority_rank(const Call& call) const {
+  const PlanConfig& plan = config_.plans[call.spec.plan];
+  return plan.base_priority + plan.value_weight * call.spec.value +
+         plan.repeat_weight * static_cast<double>(call.spec.repeats) + call.spec.priority -
+         plan.aging * call.arrival;
+}
+
+double Router::score(const Call& call, const Profile& profile, double ready_since, double t) const {
+  const StepConfig& step = config_.plans[call.spec.plan].steps[call.phase];
+  int proficiency = 0;
+  bool language_counted = false;
+  for (const SkillLevel& need : step.require) {
+    proficiency += profile.level(need.skill);
+    language_counted |= need.skill == call.spec.language;
+  }
+  if (step.language_level > 0 && call.spec.language != kNone && !language_counted)
+    proficiency += profile.level(call.spec.language);
+  const Weights& w = step.weights;
+  return w.proficiency * static_cast<double>(proficiency) +
+         w.distance * static_cast<double>(distance(call.spec.region, profile.site)) +
+         w.breadth * static_cast<double>(profile.breadth) + w.idle * (t - ready_since);
+}
+
+std::optional<Router::Candidate> Router::best_in_profile(const Call& call, const Profile& profile, double t) const {
+  if (profile.ready.empty()) return std::nullopt;
+  const double idle_weight = config_.plans[call.spec.plan].steps[call.phase].weights.idle;
+  if (idle_weight >= 0) {  // the longest idle scores highest and also wins the ties
+    const auto& [since, agent] = *profile.ready.begin();
+    return Candidate{score(call, profile, since, t), since, agent};
+  }
+  // Idle time counts against: the latest ready scores highest; among equal scores (the same
+  // ready_since, or a rounding tie) the longest idle, then the first added, wins.
+  const double latest = profile.ready.rbegin()->first;
+  auto it = profile.ready.lower_bound({latest, 0});
+  Candidate best{score(call, profile, latest, t), latest, it->second};
+  while (it != profile.ready.begin()) {
+    --it;
+    const double s = score(call, profile, it->first, t);
+    if (s != best.score) break;
+    auto first_of_time = profile.ready.lower_bound({it->first, 0});
+    best = Candidate{s, it->first, first_of_time->second};
+    it = first_of_time;
+  }
+  return best;
+}
+
+std::optional<Router::Candidate> Router::best_agent(const Call& call, const Queue& queue, double t) const {
+  // Rule 2: the best-scoring ready agent among the profiles the call's queue admits.
+  std::optional<Candidate> best;
+  for (int p : queue.profiles) {
+    std::optional<Candidate> c = best_in_profile(call, profiles_[p], t);
+    if (c && (!best || c->score > best->score ||
+              (c->score == best->score && (c->ready_since < best->ready_since ||
+                                           (c->ready_since == best->ready_since && c->agent < best->agent)))))
+      best = c;
+  }
+  return best;
+}
+
+// ---------------------------------------------------------------- invariants
+
+void Router::check_invariants() const {
+  auto check = [](bool ok, const char* what) {
+    if (!ok) throw std::logic_error(std::string("ccroute invariant broken: ") + what);
+  };
+  std::vector<int> holding(agents_.size(), 0);
+  for (CallRef ref = 0; ref < calls_.size(); ++ref) {
+    const Call& call = calls_[ref];
+    if (!call.live) continue;
+    const bool queued = call.queue != kNone && queues_[call.queue].calls.count(
+                                                   QueueEntry{call.rank, call.arrival, call.order, ref});
+    check(queued == (call.state == CallState::Waiting), "a call is queued iff it is waiting");
+    if (call.state != CallState::Waiting) {
+      holding[call.agent] += 1;
+      const AgentState expected = call.state == CallState::Offered ? AgentState::Reserved : AgentState::Busy;
+      check(agents_[call.agent].state == expected, "an offered call's agent is reserved, a connected one's busy");
+    }
+  }
+  for (AgentRef ref = 0; ref < agents_.size(); ++ref) {
+    const Agent& agent = agents_[ref];
+    const bool holds = agent.state == AgentState::Reserved || agent.state == AgentState::Busy;
+    check(holding[ref] == (holds ? 1 : 0), "an agent holds at most one call");
+    const bool listed = profiles_[agent.profile].ready.count({agent.ready_since, ref}) > 0;
+    check(listed == (agent.state == AgentState::Ready), "an agent is listed ready iff it is ready");
+    if (agent.state == AgentState::Ready)
+      for (int q : profiles_[agent.profile].queues) check(queues_[q].calls.empty(), "no waiting call admits a ready agent");
+  }
+}
+
+}  // namespace ccroute
