@@ -1,0 +1,199 @@
+// C++ tests of the core, run by ctest. The full rule suite and the equivalence with the
+// reference model run from Python (tests/); these check the core on its own, as a C++
+// integrator embeds it, including its invariants after every step.
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "router.hpp"
+
+using namespace ccroute;
+
+static int passed = 0, failed = 0;
+#define CHECK(cond)                                                     \
+  do {                                                                  \
+    if (cond) {                                                         \
+      ++passed;                                                         \
+    } else {                                                            \
+      ++failed;                                                         \
+      std::printf("FAILED %s:%d: %s\n", __FILE__, __LINE__, #cond);     \
+    }                                                                   \
+  } while (0)
+
+// Skills: 0 vip, 1 lang:yue, 2 card. Sites: 0 shanghai, 1 nanning. Region 0: guangdong.
+static Config bank(std::optional<double> offer_timeout = std::nullopt) {
+  Config c;
+  c.n_sites = 2;
+  c.n_regions = 1;
+  c.distance = {1, 0};
+  c.n_skills = 3;
+  c.offer_timeout = offer_timeout;
+  PlanConfig vip;
+  vip.name = "vip";
+  vip.base_priority = 100;
+  vip.value_weight = 10;
+  vip.wrapup = 5;
+  StepConfig local;
+  local.require = {{0, 5}};
+  local.language_level = 5;
+  local.max_distance = 0;
+  local.weights = Weights{2.0, -1.0, 0.0, 0.0};
+  StepConfig anywhere;
+  anywhere.after = 15;
+  anywhere.require = {{0, 1}};
+  vip.steps = {local, anywhere};
+  PlanConfig card;
+  card.name = "card";
+  StepConfig any_card;
+  any_card.require = {{2, 1}};
+  card.steps = {any_card};
+  c.plans = {vip, card};
+  return c;
+}
+
+static CallSpec vip_call(double value = 0.0) {
+  CallSpec s;
+  s.plan = 0;
+  s.region = 0;
+  s.language = 1;
+  s.value = value;
+  return s;
+}
+
+static CallSpec card_call() {
+  CallSpec s;
+  s.plan = 1;
+  return s;
+}
+
+static bool throws(ErrorKind kind, const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.kind() == kind;
+  }
+  return false;
+}
+
+static void cantonese_vip_goes_to_the_local_speaker() {
+  Router r(bank());
+  std::vector<Offer> out;
+  AgentRef shanghai = r.add_agent(0, {{0, 9}, {1, 9}}, std::nullopt);
+  AgentRef nanning = r.add_agent(1, {{0, 6}, {1, 9}}, std::nullopt);
+  r.ready(shanghai, 0, out);
+  r.ready(nanning, 0, out);
+  CallRef c = r.arrive(vip_call(), 1.0, out);
+  CHECK(out.size() == 1 && out[0].call == c && out[0].agent == nanning && out[0].time == 1.0);
+  CHECK(r.agent_state(nanning) == AgentState::Reserved);
+  r.check_invariants();
+}
+
+static void escalation_offer_carries_the_due_time() {
+  Router r(bank());
+  std::vector<Offer> out;
+  AgentRef shanghai = r.add_agent(0, {{0, 9}, {1, 9}}, std::nullopt);
+  r.ready(shanghai, 0, out);
+  r.arrive(vip_call(), 2.0, out);
+  CHECK(out.empty());
+  CHECK(r.next_due() && *r.next_due() == 17.0);
+  r.advance(30.0, out);
+  CHECK(out.size() == 1 && out[0].agent == shanghai && out[0].time == 17.0);
+  r.check_invariants();
+}
+
+static void call_surplus_picks_the_highest_priority() {
+  Router r(bank());
+  std::vector<Offer> out;
+  AgentRef a = r.add_agent(0, {{0, 9}, {1, 9}, {2, 5}}, std::nullopt);
+  r.arrive(card_call(), 0.0, out);
+  CallSpec no_region = vip_call(1.0);
+  no_region.region = kNone;  // at distance 0 from every site
+  CallRef vip = r.arrive(no_region, 10.0, out);
+  r.ready(a, 11.0, out);
+  CHECK(out.size() == 1 && out[0].call == vip);
+  r.check_invariants();
+}
+
+static void rejected_call_keeps_its_place() {
+  Router r(bank());
+  std::vector<Offer> out;
+  AgentRef a1 = r.add_agent(0, {{2, 5}}, std::nullopt);
+  AgentRef a2 = r.add_agent(0, {{2, 5}}, std::nullopt);
+  r.ready(a1, 0, out);
+  CallRef older = r.arrive(card_call(), 1.0, out);
+  r.arrive(card_call(), 2.0, out);
+  out.clear();
+  r.reject(older, 3.0, out);
+  CHECK(out.empty());
+  CHECK(r.agent_state(a1) == AgentState::NotReady && *r.agent_reason(a1) == "rejected");
+  r.ready(a2, 4.0, out);
+  CHECK(out.size() == 1 && out[0].call == older && out[0].agent == a2);
+  r.check_invariants();
+}
+
+static void wrapup_then_the_next_call_at_its_end() {
+  Router r(bank());
+  std::vector<Offer> out;
+  AgentRef a = r.add_agent(1, {{0, 6}, {1, 9}}, std::nullopt);
+  r.ready(a, 0, out);
+  CallRef c1 = r.arrive(vip_call(), 1.0, out);
+  r.accept(c1, 2.0, out);
+  CallRef c2 = r.arrive(vip_call(), 50.0, out);
+  r.hangup(c1, 100.0, out);
+  CHECK(r.agent_state(a) == AgentState::Wrapup);
+  out.clear();
+  r.advance(200.0, out);
+  CHECK(out.size() == 1 && out[0].call == c2 && out[0].time == 105.0);
+  auto stats = r.stats(200.0);
+  CHECK(stats[0].arrived == 2 && stats[0].answered == 1 && stats[0].wait_sum == 1.0);
+  r.check_invariants();
+}
+
+static void offer_timeout_goes_to_the_next_agent() {
+  Router r(bank(8.0));
+  std::vector<Offer> out;
+  AgentRef a1 = r.add_agent(0, {{2, 5}}, std::nullopt);
+  AgentRef a2 = r.add_agent(0, {{2, 5}}, std::nullopt);
+  r.ready(a1, 0, out);
+  CallRef c = r.arrive(card_call(), 1.0, out);
+  r.ready(a2, 2.0, out);
+  out.clear();
+  r.advance(10.0, out);
+  CHECK(out.size() == 1 && out[0].call == c && out[0].agent == a2 && out[0].time == 9.0);
+  CHECK(*r.agent_reason(a1) == "no answer");
+  r.check_invariants();
+}
+
+static void bad_input_changes_nothing() {
+  Router r(bank());
+  std::vector<Offer> out;
+  AgentRef a = r.add_agent(0, {{2, 5}}, std::nullopt);
+  r.ready(a, 5.0, out);
+  CallRef c = r.arrive(card_call(), 6.0, out);
+  CHECK(throws(ErrorKind::TimeOrder, [&] { r.advance(1.0, out); }));
+  CHECK(throws(ErrorKind::InvalidArgument, [&] { r.add_agent(0, {{2, 11}}, std::nullopt); }));
+  CHECK(throws(ErrorKind::UnknownId, [&] { r.add_agent(7, {}, std::nullopt); }));
+  CHECK(throws(ErrorKind::InvalidTransition, [&] { r.hangup(c, 7.0, out); }));
+  CHECK(throws(ErrorKind::UnknownId, [&] { r.accept(99, 7.0, out); }));
+  CallSpec nan_value = card_call();
+  nan_value.value = 0.0 / 0.0;
+  CHECK(throws(ErrorKind::InvalidArgument, [&] { r.arrive(nan_value, 7.0, out); }));
+  CHECK(r.n_agents() == 1 && r.call_state(c) == CallState::Offered && r.agent_state(a) == AgentState::Reserved);
+  Config broken = bank();
+  broken.plans[0].steps[1].after = 0.0;
+  CHECK(throws(ErrorKind::Config, [&] { Router bad(broken); }));
+  r.check_invariants();
+}
+
+int main() {
+  cantonese_vip_goes_to_the_local_speaker();
+  escalation_offer_carries_the_due_time();
+  call_surplus_picks_the_highest_priority();
+  rejected_call_keeps_its_place();
+  wrapup_then_the_next_call_at_its_end();
+  offer_timeout_goes_to_the_next_agent();
+  bad_input_changes_nothing();
+  std::printf("%d passed, %d failed\n", passed, failed);
+  return failed ? 1 : 0;
+}
