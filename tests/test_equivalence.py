@@ -171,6 +171,8 @@ def drive(data, implementations) -> None:
         results = [apply(r, name, args, kwargs) for r in routers]
         assert all(res == results[0] for res in results), (name, args, kwargs, results)
         check_invariants(routers[0])
+        for r in routers[1:]:
+            r._check_invariants()
         views = [observe(r, now) for r in routers]
         assert all(view == views[0] for view in views), (name, args, views)
 

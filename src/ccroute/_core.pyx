@@ -323,3 +323,7 @@ cdef class Router:
                 s.arrived, s.answered, s.abandoned, s.answered_within, s.wait_sum, s.waiting,
                 s.oldest_wait.value() if s.oldest_wait.has_value() else None)
         return result
+
+    def _check_invariants(self):
+        """Checks the core's indexes against its states (raises RuntimeError); for tests."""
+        deref(self.core).check_invariants()

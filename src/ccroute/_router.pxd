@@ -93,3 +93,4 @@ cdef extern from "router.hpp" namespace "ccroute" nogil:
         size_t n_agents()
         vector[PlanStats] stats(double now) except +raise_routing_error
         double last_time()
+        void check_invariants() except +
