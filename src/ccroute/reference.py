@@ -345,7 +345,8 @@ class ReferenceRouter:
         return (due, self._timers_created)
 
     def _all_timers(self) -> list[tuple[float, int, Any]]:
-        return [(*x.timer, x) for x in (*self._agents.values(), *self._calls.values()) if x.timer is not None]
+        owners: list[_Agent | _Call] = [*self._agents.values(), *self._calls.values()]
+        return [(*x.timer, x) for x in owners if x.timer is not None]
 
     def _fire_timers(self, now: float) -> None:
         while True:

@@ -1,0 +1,261 @@
+// The cost of one routing decision in the C++ core, with no Python in the way.
+//
+//   cmake -S . -B build -DCMAKE_BUILD_TYPE=Release && cmake --build build -j
+//   build/bench_decisions
+//
+// A centre of the shape of bench/centre.py (5 sites, 34 regions, 24 skills, 60 plans of
+// three steps, agents from 20 skill templates) built from a fixed seed. Each scenario
+// times batches of K decisions and undoes them untimed between batches, so every batch
+// starts from the same state; the median batch is reported as ns per decision. The
+// sizes repeat the Python suite's: the decision cost must not grow with the centre.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "router.hpp"
+
+using namespace ccroute;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr int kSites = 5, kRegions = 34, kProducts = 20;
+constexpr SkillRef kCmn = 20, kYue = 21, kEn = 22, kVip = 23;
+constexpr int kSkills = 24;
+constexpr double kSpan = 60.0;  // waiting calls arrived evenly over the last minute
+
+Config centre_config() {
+  Config c;
+  c.n_sites = kSites;
+  c.n_regions = kRegions;
+  c.n_skills = kSkills;
+  c.distance.assign(kRegions * kSites, 2);
+  for (int r = 0; r < kRegions; ++r) {
+    c.distance[r * kSites + r % kSites] = 0;          // home site
+    c.distance[r * kSites + (r + 1) % kSites] = 1;    // a neighbour
+  }
+  for (int p = 0; p < kProducts; ++p)
+    for (int kind = 0; kind < 3; ++kind) {  // standard, vip, english
+      const bool vip = kind == 1, english = kind == 2;
+      PlanConfig plan;
+      plan.name = std::to_string(p) + "/" + std::to_string(kind);
+      plan.base_priority = vip ? 60 : english ? 10 : 0;
+      plan.value_weight = vip ? 40 : 20;
+      plan.repeat_weight = 10;
+      StepConfig first, second, last;
+      const auto product = static_cast<SkillRef>(p);
+      first.require.push_back({product, 5});
+      second.require.push_back({product, 3});
+      last.require.push_back({product, 1});
+      if (vip) {
+        first.require.push_back({kVip, 5});
+        second.require.push_back({kVip, 3});
+      }
+      first.language_level = 5, first.max_distance = 0;
+      second.after = 15, second.language_level = 3, second.max_distance = 1;
+      last.after = 40, last.language_level = english ? 1 : 0;
+      first.weights = {vip ? 2.0 : 1.0, -1.0, vip ? 0.0 : -0.25, 0.0};
+      second.weights = {1.0, -2.0, vip ? 0.0 : -0.25, 0.0};
+      plan.steps = {first, second, last};
+      c.plans.push_back(plan);
+    }
+  return c;
+}
+
+struct AgentSpec {
+  int site;
+  std::vector<SkillLevel> skills;
+};
+
+std::vector<AgentSpec> agents(int n, std::mt19937_64& rng) {
+  std::vector<AgentSpec> templates;
+  for (int t = 0; t < 20; ++t) {
+    AgentSpec a{0, {}};
+    std::vector<int> products(kProducts);
+    for (int p = 0; p < kProducts; ++p) products[p] = p;
+    std::shuffle(products.begin(), products.end(), rng);
+    const int breadth = 3 + t % 5;
+    for (int i = 0; i < breadth; ++i) a.skills.push_back({static_cast<SkillRef>(products[i]), std::uint8_t(3 + rng() % 6)});
+    a.skills.push_back({kCmn, 9});
+    if (t % 5 == 1) a.skills.push_back({kYue, 9});
+    if (t % 5 == 2) a.skills.push_back({kEn, 8});
+    if (t % 4 == 3) a.skills.push_back({kVip, 8});
+    templates.push_back(a);
+  }
+  std::vector<AgentSpec> result;
+  for (int i = 0; i < n; ++i) {
+    AgentSpec a = templates[rng() % templates.size()];
+    a.site = static_cast<int>(rng() % kSites);
+    result.push_back(a);
+  }
+  return result;
+}
+
+std::vector<CallSpec> calls(int n, std::mt19937_64& rng) {
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  std::vector<CallSpec> result;
+  for (int i = 0; i < n; ++i) {
+    CallSpec s;
+    const double lang = u(rng);
+    const bool vip = u(rng) < 0.1;
+    s.language = lang < 0.05 ? kEn : lang < 0.15 ? kYue : kCmn;
+    s.plan = static_cast<int>(rng() % kProducts) * 3 + (vip ? 1 : s.language == kEn ? 2 : 0);
+    s.region = static_cast<int>(rng() % kRegions);
+    s.value = u(rng);
+    s.repeats = rng() % 10 == 0;
+    result.push_back(s);
+  }
+  return result;
+}
+
+struct Centre {
+  Router router{centre_config()};
+  std::vector<AgentRef> agents;
+  double now = 0;
+};
+
+void add_agents(Centre& c, int n, std::mt19937_64& rng) {
+  for (const AgentSpec& a : agents(n, rng)) c.agents.push_back(c.router.add_agent(a.site, a.skills, std::nullopt));
+}
+
+// n_agents ready (one ms apart), no call waiting.
+void agent_surplus(Centre& c, int n_agents, std::mt19937_64& rng) {
+  std::vector<Offer> out;
+  add_agents(c, n_agents, rng);
+  for (AgentRef a : c.agents) c.router.ready(a, c.now += 0.001, out);
+}
+
+// n_calls waiting, arrived evenly over kSpan seconds; n_agents logged in, none ready.
+void call_surplus(Centre& c, int n_calls, int n_agents, std::mt19937_64& rng) {
+  std::vector<Offer> out;
+  add_agents(c, n_agents, rng);
+  for (AgentRef a : c.agents) c.router.not_ready(a, 0.0, "busy", out);
+  const auto specs = calls(n_calls, rng);
+  for (int i = 0; i < n_calls; ++i) c.router.arrive(specs[i], (i + 1) * kSpan / n_calls, out);
+  c.now = kSpan;
+  c.router.advance(c.now, out);
+}
+
+template <class Timed, class Undo>
+double median_ns_per_op(int k, int rounds, Timed timed, Undo undo) {
+  std::vector<double> samples;
+  for (int round = 0; round < rounds + 1; ++round) {  // the first round warms up
+    const auto start = Clock::now();
+    timed();
+    const auto stop = Clock::now();
+    undo();
+    if (round > 0) samples.push_back(std::chrono::duration<double, std::nano>(stop - start).count() / k);
+  }
+  std::nth_element(samples.begin(), samples.begin() + samples.size() / 2, samples.end());
+  return samples[samples.size() / 2];
+}
+
+constexpr int kRounds = 21;
+
+// K arrivals each offered at once; undone by accept + hang-up (zero wrap-up: ready again).
+double arrive_match(int n_agents, int k) {
+  std::mt19937_64 rng(1);
+  Centre c;
+  agent_surplus(c, n_agents, rng);
+  const auto specs = calls(k, rng);
+  std::vector<CallRef> refs(k);
+  std::vector<Offer> out;
+  return median_ns_per_op(
+      k, kRounds,
+      [&] {
+        out.clear();
+        c.now += 1.0;
+        for (int i = 0; i < k; ++i) refs[i] = c.router.arrive(specs[i], c.now, out);
+      },
+      [&] {
+        std::vector<Offer> ignored;
+        std::vector<bool> offered(k, false);
+        for (const Offer& o : out)
+          for (int i = 0; i < k; ++i)
+            if (refs[i] == o.call) offered[i] = true;
+        for (int i = 0; i < k; ++i) {
+          if (offered[i]) {
+            c.router.accept(refs[i], c.now, ignored);
+            c.router.hangup(refs[i], c.now, ignored);
+          } else {
+            c.router.abandon(refs[i], c.now, ignored);
+          }
+        }
+      });
+}
+
+// K arrivals that find no ready agent and wait; undone by abandoning them.
+double arrive_enqueue(int n_calls, int k) {
+  std::mt19937_64 rng(2);
+  Centre c;
+  call_surplus(c, n_calls, 5000, rng);
+  const auto specs = calls(k, rng);
+  std::vector<CallRef> refs(k);
+  std::vector<Offer> out;
+  return median_ns_per_op(
+      k, kRounds, [&] { for (int i = 0; i < k; ++i) refs[i] = c.router.arrive(specs[i], c.now, out); },
+      [&] { for (CallRef r : refs) c.router.abandon(r, c.now, out); });
+}
+
+// K agents become ready and each picks a waiting call; undone by rejecting the offers
+// (the call keeps its place, the agent goes not-ready).
+double ready_pick(int n_calls, int k) {
+  std::mt19937_64 rng(3);
+  Centre c;
+  call_surplus(c, n_calls, 5000, rng);
+  std::vector<AgentRef> sample(c.agents.begin(), c.agents.begin() + k);
+  std::vector<Offer> out;
+  return median_ns_per_op(
+      k, kRounds,
+      [&] {
+        out.clear();
+        for (AgentRef a : sample) c.router.ready(a, c.now, out);
+      },
+      [&] {
+        std::vector<Offer> ignored;  // agents that found no call first, or a rejected call would go to them
+        for (AgentRef a : sample)
+          if (c.router.agent_state(a) == AgentState::Ready) c.router.not_ready(a, c.now, "busy", ignored);
+        for (const Offer& o : out) c.router.reject(o.call, c.now, ignored);
+      });
+}
+
+// K advances of half an arrival gap each: about one step escalation per advance.
+double advance_escalate(int n_calls, int k) {
+  std::mt19937_64 rng(4);
+  auto c = std::make_unique<Centre>();
+  call_surplus(*c, n_calls, 5000, rng);
+  const double delta = kSpan / n_calls / 2;
+  std::vector<Offer> out;
+  return median_ns_per_op(
+      k, kRounds,
+      [&] {
+        for (int i = 0; i < k; ++i) c->router.advance(c->now += delta, out);
+      },
+      [&] {
+        if (c->now + k * delta > kSpan + 15.0) {  // past the escalation window: rebuild
+          c = std::make_unique<Centre>();
+          std::mt19937_64 again(4);
+          call_surplus(*c, n_calls, 5000, again);
+        }
+      });
+}
+
+}  // namespace
+
+int main() {
+  constexpr int k = 1000;
+  std::printf("ccroute core: median ns per decision (batches of %d, %d rounds)\n\n", k, kRounds);
+  std::printf("%-18s %-14s %10s\n", "decision", "size", "ns");
+  for (int n : {500, 5000, 20000})
+    std::printf("%-18s %6d agents %10.0f\n", "arrive_match", n, arrive_match(n, std::min(k, n / 10)));
+  for (int n : {1000, 10000, 100000})
+    std::printf("%-18s %6d calls  %10.0f\n", "arrive_enqueue", n, arrive_enqueue(n, k));
+  for (int n : {1000, 10000, 100000})
+    std::printf("%-18s %6d calls  %10.0f\n", "ready_pick", n, ready_pick(n, std::min(k, n / 10)));
+  for (int n : {1000, 10000, 100000})
+    std::printf("%-18s %6d calls  %10.0f\n", "advance_escalate", n, advance_escalate(n, std::min(k, n / 4)));
+  return 0;
+}

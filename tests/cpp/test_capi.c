@@ -1,0 +1,180 @@
+/* The C API as a switch written in C uses it: configure, add agents, route calls, read
+ * offers and errors. Compiled as C (not C++) so the header is proven to be plain C. */
+#include <stdio.h>
+#include <string.h>
+
+#include "ccroute.h"
+
+static int passed = 0, failed = 0;
+#define CHECK(cond)                                                      \
+    do {                                                                 \
+        if (cond) {                                                      \
+            ++passed;                                                    \
+        } else {                                                         \
+            ++failed;                                                    \
+            printf("FAILED %s:%d: %s\n", __FILE__, __LINE__, #cond);     \
+        }                                                                \
+    } while (0)
+
+enum { SHANGHAI, NANNING, N_SITES };
+enum { GUANGDONG, N_REGIONS };
+enum { VIP, YUE, CARD, N_SKILLS };
+
+/* A VIP plan: Cantonese speakers at the home site first, any VIP agent after 15 s. */
+static ccr_router *bank(double offer_timeout) {
+    ccr_config *config = NULL;
+    CHECK(ccr_config_new(N_SITES, N_REGIONS, N_SKILLS, 3, &config) == CCR_OK);
+    CHECK(ccr_config_set_distance(config, GUANGDONG, NANNING, 0) == CCR_OK);
+    CHECK(ccr_config_set_distance(config, GUANGDONG, SHANGHAI, 1) == CCR_OK);
+    CHECK(ccr_config_set_distance(config, 7, SHANGHAI, 1) == CCR_UNKNOWN_ID);
+    CHECK(ccr_config_set_offer_timeout(config, offer_timeout) == CCR_OK);
+
+    ccr_skill_level vip5 = {VIP, 5}, vip1 = {VIP, 1};
+    ccr_step steps[2];
+    memset(steps, 0, sizeof steps);
+    steps[0].after = 0; steps[0].require = &vip5; steps[0].n_require = 1;
+    steps[0].language_level = 5; steps[0].max_distance = 0; steps[0].weights = ccr_default_weights();
+    steps[1].after = 15; steps[1].require = &vip1; steps[1].n_require = 1;
+    steps[1].language_level = 0; steps[1].max_distance = CCR_NONE; steps[1].weights = ccr_default_weights();
+    ccr_plan plan = ccr_default_plan();
+    plan.base_priority = 100;
+    plan.wrapup = 5;
+    int vip_plan = -1;
+    CHECK(ccr_config_add_plan(config, "vip", &plan, steps, 2, &vip_plan) == CCR_OK);
+    CHECK(vip_plan == 0);
+
+    ccr_router *router = NULL;
+    CHECK(ccr_router_new(config, &router) == CCR_OK);
+    ccr_config_free(config);
+    return router;
+}
+
+static void routes_a_cantonese_vip_caller(void) {
+    ccr_router *r = bank(0);
+    ccr_skill_level local[] = {{VIP, 6}, {YUE, 9}}, remote[] = {{VIP, 9}};
+    uint32_t a_nanning, a_shanghai;
+    CHECK(ccr_add_agent(r, NANNING, local, 2, -1, &a_nanning) == CCR_OK);
+    CHECK(ccr_add_agent(r, SHANGHAI, remote, 1, -1, &a_shanghai) == CCR_OK);
+    CHECK(ccr_ready(r, a_shanghai, 0) == CCR_OK);
+    CHECK(ccr_ready(r, a_nanning, 0) == CCR_OK);
+
+    ccr_call call = ccr_default_call();
+    call.region = GUANGDONG;
+    call.language = YUE;
+    uint32_t c;
+    CHECK(ccr_arrive(r, &call, 1.0, &c) == CCR_OK);
+    size_t n = 0;
+    const ccr_offer *offers = ccr_offers(r, &n);
+    CHECK(n == 1);
+    CHECK(n == 1 && offers[0].call == c && offers[0].agent == a_nanning && offers[0].time == 1.0);
+
+    ccr_call_state cs;
+    ccr_agent_state as;
+    CHECK(ccr_call_state_of(r, c, &cs) == CCR_OK && cs == CCR_CALL_OFFERED);
+    CHECK(ccr_accept(r, c, 3.0) == CCR_OK);
+    CHECK(ccr_agent_state_of(r, a_nanning, &as) == CCR_OK && as == CCR_AGENT_BUSY);
+    CHECK(ccr_hangup(r, c, 100.0) == CCR_OK);
+    CHECK(ccr_agent_state_of(r, a_nanning, &as) == CCR_OK && as == CCR_AGENT_WRAPUP);
+
+    double due = 0;
+    CHECK(ccr_next_due(r, &due) == 1 && due == 105.0);
+    CHECK(ccr_advance(r, due) == CCR_OK);
+    CHECK(ccr_agent_state_of(r, a_nanning, &as) == CCR_OK && as == CCR_AGENT_READY);
+    CHECK(ccr_next_due(r, &due) == 0);
+
+    ccr_plan_stats stats[1];
+    CHECK(ccr_stats(r, 105.0, stats, 1) == CCR_OK);
+    CHECK(stats[0].arrived == 1 && stats[0].answered == 1 && stats[0].answered_within == 1);
+    CHECK(stats[0].waiting == 0 && stats[0].oldest_wait < 0);
+    ccr_router_free(r);
+}
+
+static void escalation_offers_at_the_step_time(void) {
+    ccr_router *r = bank(0);
+    ccr_skill_level remote[] = {{VIP, 9}};
+    uint32_t a, c;
+    CHECK(ccr_add_agent(r, SHANGHAI, remote, 1, -1, &a) == CCR_OK);
+    CHECK(ccr_ready(r, a, 0) == CCR_OK);
+    ccr_call call = ccr_default_call();
+    call.region = GUANGDONG;
+    call.language = YUE;
+    CHECK(ccr_arrive(r, &call, 10.0, &c) == CCR_OK);
+    size_t n = 99;
+    ccr_offers(r, &n);
+    CHECK(n == 0);
+    CHECK(ccr_advance(r, 40.0) == CCR_OK);
+    const ccr_offer *offers = ccr_offers(r, &n);
+    CHECK(n == 1 && offers[0].agent == a && offers[0].time == 25.0);
+    ccr_router_free(r);
+}
+
+static void errors_name_the_value_and_change_nothing(void) {
+    ccr_router *r = bank(10);
+    ccr_skill_level bad_level[] = {{VIP, 11}}, good[] = {{VIP, 5}};
+    uint32_t a = 12345, c;
+    CHECK(ccr_add_agent(r, NANNING, bad_level, 1, -1, &a) == CCR_INVALID_ARGUMENT);
+    CHECK(a == 12345);
+    CHECK(strstr(ccr_last_error(r), "11") != NULL);
+    CHECK(ccr_add_agent(r, 9, good, 1, -1, &a) == CCR_UNKNOWN_ID);
+    CHECK(ccr_add_agent(r, SHANGHAI, good, 1, -1, &a) == CCR_OK && a == 0);
+    CHECK(strcmp(ccr_last_error(r), "") == 0);
+
+    CHECK(ccr_ready(r, 7, 0) == CCR_UNKNOWN_ID);
+    CHECK(strstr(ccr_last_error(r), "7") != NULL);
+    ccr_call call = ccr_default_call();
+    call.plan = 3;
+    CHECK(ccr_arrive(r, &call, 1.0, &c) == CCR_UNKNOWN_ID);
+    call.plan = 0;
+    CHECK(ccr_arrive(r, &call, 1.0, &c) == CCR_OK);
+    CHECK(ccr_accept(r, c, 2.0) == CCR_INVALID_TRANSITION); /* never offered */
+    CHECK(ccr_advance(r, 0.5) == CCR_TIME_ORDER);
+
+    ccr_call_state cs;
+    CHECK(ccr_call_state_of(r, c, &cs) == CCR_OK && cs == CCR_CALL_WAITING);
+    ccr_plan_stats too_few[1];
+    CHECK(ccr_stats(r, 2.0, too_few, 0) == CCR_INVALID_ARGUMENT);
+
+    ccr_config *config = NULL;
+    CHECK(ccr_config_new(0, 0, 0, 3, &config) == CCR_CONFIG_ERROR && config == NULL);
+    CHECK(ccr_config_new(1, 0, 0, 3, &config) == CCR_OK);
+    ccr_router *empty = NULL;
+    CHECK(ccr_router_new(config, &empty) == CCR_CONFIG_ERROR && empty == NULL); /* no plan */
+    ccr_config_free(config);
+    ccr_router_free(r);
+}
+
+static void offer_timeout_reoffers_and_the_agent_goes_not_ready(void) {
+    ccr_router *r = bank(10);
+    ccr_skill_level vip[] = {{VIP, 9}};
+    uint32_t a1, a2, c;
+    CHECK(ccr_add_agent(r, SHANGHAI, vip, 1, -1, &a1) == CCR_OK);
+    CHECK(ccr_add_agent(r, SHANGHAI, vip, 1, -1, &a2) == CCR_OK);
+    CHECK(ccr_ready(r, a1, 0) == CCR_OK);
+    CHECK(ccr_ready(r, a2, 1) == CCR_OK);
+    ccr_call call = ccr_default_call();
+    CHECK(ccr_arrive(r, &call, 20.0, &c) == CCR_OK);
+    size_t n;
+    const ccr_offer *offers = ccr_offers(r, &n);
+    CHECK(n == 1 && offers[0].agent == a1); /* longest idle */
+    CHECK(ccr_advance(r, 30.0) == CCR_OK);   /* ring, no answer */
+    offers = ccr_offers(r, &n);
+    CHECK(n == 1 && offers[0].agent == a2 && offers[0].time == 30.0);
+    ccr_agent_state as;
+    CHECK(ccr_agent_state_of(r, a1, &as) == CCR_OK && as == CCR_AGENT_NOT_READY);
+    CHECK(ccr_abandon(r, c, 31.0) == CCR_OK);
+    CHECK(ccr_agent_state_of(r, a2, &as) == CCR_OK && as == CCR_AGENT_READY);
+    CHECK(ccr_call_state_of(r, c, NULL) == CCR_INVALID_ARGUMENT);
+    ccr_call_state cs;
+    CHECK(ccr_call_state_of(r, c, &cs) == CCR_UNKNOWN_ID); /* it left */
+    ccr_router_free(r);
+}
+
+int main(void) {
+    CHECK(strlen(ccr_version()) > 0);
+    routes_a_cantonese_vip_caller();
+    escalation_offers_at_the_step_time();
+    errors_name_the_value_and_change_nothing();
+    offer_timeout_reoffers_and_the_agent_goes_not_ready();
+    printf("ccroute %s C API: %d passed, %d failed\n", ccr_version(), passed, failed);
+    return failed == 0 ? 0 : 1;
+}
