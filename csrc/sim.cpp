@@ -1,0 +1,418 @@
+#include "sim.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <queue>
+#include <string>
+
+namespace ccroute::sim {
+
+// ------------------------------------------------------------------ random numbers
+
+namespace {
+std::uint64_t splitmix64(std::uint64_t& x) {
+  std::uint64_t z = (x += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+constexpr double kPi = 3.14159265358979323846;
+}  // namespace
+
+Random::Random(std::uint64_t seed, std::uint64_t stream) {
+  std::uint64_t x = seed ^ (stream * 0xd1b54a32d192ed03ULL);
+  for (auto& s : s_) s = splitmix64(x);
+}
+
+std::uint64_t Random::next() {
+  const std::uint64_t result = rotl(s_[1] * 5, 7) * 9;
+  const std::uint64_t t = s_[1] << 17;
+  s_[2] ^= s_[0], s_[3] ^= s_[1], s_[1] ^= s_[2], s_[0] ^= s_[3];
+  s_[2] ^= t;
+  s_[3] = rotl(s_[3], 45);
+  return result;
+}
+
+double Random::uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+
+double Random::exponential(double mean) { return -mean * std::log1p(-uniform()); }
+
+double Random::lognormal(double mean, double cv) {
+  const double sigma2 = std::log1p(cv * cv);
+  const double u1 = 1.0 - uniform(), u2 = uniform();  // u1 in (0, 1]: log is finite
+  const double normal = std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * kPi * u2);
+  return std::exp(std::log(mean) - sigma2 / 2 + std::sqrt(sigma2) * normal);
+}
+
+std::size_t Random::pick(const std::vector<double>& cumulative) {
+  const double u = uniform() * cumulative.back();
+  const auto it = std::upper_bound(cumulative.begin(), cumulative.end(), u);
+  return std::min<std::size_t>(it - cumulative.begin(), cumulative.size() - 1);
+}
+
+// ------------------------------------------------------------------ the day
+
+namespace {
+
+[[noreturn]] void bad(const std::string& message) { throw Error(ErrorKind::Config, message); }
+
+void check(const Scenario& s) {
+  const auto plans = s.routing.plans.size();
+  if (!(s.interval > 0) || !std::isfinite(s.interval)) bad("interval must be > 0 seconds");
+  if (s.n_intervals < 1) bad("a scenario needs at least one interval");
+  if (s.demand.size() != plans) bad("one demand per plan is needed");
+  for (std::size_t p = 0; p < plans; ++p) {
+    const Demand& d = s.demand[p];
+    const std::string plan = "plan " + s.routing.plans[p].name + ": ";
+    if (d.rates.size() != static_cast<std::size_t>(s.n_intervals)) bad(plan + "one arrival rate per interval is needed");
+    for (double r : d.rates)
+      if (!(r >= 0) || !std::isfinite(r)) bad(plan + "arrival rates must be finite and >= 0");
+    if (d.segments.empty()) bad(plan + "at least one caller segment is needed");
+    for (const Segment& g : d.segments) {
+      if (!(g.weight > 0)) bad(plan + "segment weights must be > 0");
+      if (g.region < kNone || g.region >= s.routing.n_regions) bad(plan + "unknown region #" + std::to_string(g.region));
+      if (g.language < kNone || g.language >= s.routing.n_skills) bad(plan + "unknown language #" + std::to_string(g.language));
+      if (!(g.value_low <= g.value_high)) bad(plan + "value range is empty");
+    }
+    if (!(d.handle_mean > 0) || !std::isfinite(d.handle_mean)) bad(plan + "mean handle time must be > 0");
+    if (!(d.handle_cv > 0) || !std::isfinite(d.handle_cv)) bad(plan + "handle time CV must be > 0");
+    if (!(d.repeat_share >= 0 && d.repeat_share < 1)) bad(plan + "repeat share must be in [0, 1)");
+    if (!(d.preferred_share >= 0 && d.preferred_share <= 1)) bad(plan + "preferred share must be in [0, 1]");
+    if (!(d.preferred_wait >= 0)) bad(plan + "preferred wait must be >= 0");
+  }
+  for (const AgentGroup& g : s.groups) {
+    if (g.count < 0) bad("agent counts must be >= 0");
+    if (!(g.no_answer >= 0 && g.no_answer <= 1)) bad("no-answer probability must be in [0, 1]");
+    if (g.no_answer > 0 && !s.routing.offer_timeout) bad("unanswered offers need an offer_timeout");
+    for (const Shift& shift : g.shifts)
+      if (!(shift.start < shift.end)) bad("a shift must end after it starts");
+  }
+  if (!(s.answer_delay >= 0) || !(s.no_answer_pause >= 0)) bad("answer delay and no-answer pause must be >= 0");
+}
+
+enum class Kind : std::uint8_t { Arrival, Login, Logout, Answer, Hangup, Abandon, Back };
+
+struct Event {
+  double time;
+  std::uint64_t seq;  // ties: in the order scheduled
+  Kind kind;
+  std::uint32_t subject;  // plan, agent or call (simulator index)
+  std::uint32_t token;    // Answer: the offer it answers
+  bool operator>(const Event& o) const { return time != o.time ? time > o.time : seq > o.seq; }
+};
+
+struct Caller {
+  CallRef ref = 0;
+  bool live = false;
+  std::uint32_t offers = 0;  // offers made so far; an Answer is for the latest only
+  std::int32_t agent = -1;   // offered to or connected with
+  double answered_at = 0;
+};
+
+struct Staff {
+  std::int32_t group;
+  std::int32_t call = -1;  // reserved for or talking to
+  bool leaving = false;    // the shift ended during a call: log out after it
+  double wrapup;
+};
+
+class Day {
+ public:
+  Day(const Scenario& s, std::uint64_t seed) : s_(s), router_(s.routing), staff_rng_(seed, 0) {
+    horizon_ = s.interval * s.n_intervals;
+    r_.busy.assign(static_cast<std::size_t>(s.n_intervals) * s.routing.n_sites, 0.0);
+    for (std::size_t p = 0; p < s.demand.size(); ++p) {
+      streams_.emplace_back(seed, 1 + p);
+      std::vector<double> cumulative;
+      double total = 0;
+      for (const Segment& g : s.demand[p].segments) cumulative.push_back(total += g.weight);
+      segment_weights_.push_back(std::move(cumulative));
+      next_arrival(static_cast<std::uint32_t>(p), 0.0);
+    }
+    add_staff();
+  }
+
+  Result run(const std::function<void(double)>& progress) {
+    std::uint64_t reported = 0;
+    while (true) {
+      const auto due = router_.next_due();
+      const double next = events_.empty() ? INFINITY : events_.top().time;
+      if (due && *due < next && *due <= horizon_) {
+        ++r_.events;
+        call_router(Op::Advance, *due, -1, -1, [&] { router_.advance(*due, out_); });
+        continue;
+      }
+      if (next > horizon_) break;
+      const Event e = events_.top();
+      events_.pop();
+      ++r_.events;
+      handle(e);
+      if (progress && r_.events - reported >= (1u << 16)) {
+        reported = r_.events;
+        progress(e.time / horizon_);
+      }
+    }
+    finish();
+    if (progress) progress(1.0);
+    return std::move(r_);
+  }
+
+ private:
+  void schedule(double time, Kind kind, std::uint32_t subject, std::uint32_t token = 0) {
+    events_.push({time, ++scheduled_, kind, subject, token});
+  }
+
+  // Poisson arrivals with a rate constant within each interval: draw an exponential gap
+  // at the current rate; if it crosses into the next interval, start afresh there
+  // (memorylessness makes this exact).
+  void next_arrival(std::uint32_t plan, double from) {
+    Random& rng = streams_[plan];
+    const auto& rates = s_.demand[plan].rates;
+    double t = from;
+    while (true) {
+      const auto k = static_cast<std::size_t>(t / s_.interval);
+      if (k >= rates.size()) return;
+      const double end = (k + 1) * s_.interval;
+      if (rates[k] > 0) {
+        const double candidate = t + rng.exponential(1.0 / rates[k]);
+        if (candidate < end) return schedule(candidate, Kind::Arrival, plan);
+      }
+      t = end;
+    }
+  }
+
+  void add_staff() {
+    for (std::size_t g = 0; g < s_.groups.size(); ++g) {
+      const AgentGroup& group = s_.groups[g];
+      for (int i = 0; i < group.count; ++i) {
+        const AgentRef a = router_.add_agent(group.site, group.skills, group.wrapup);
+        staff_.push_back({static_cast<std::int32_t>(g), -1, false, 0.0});
+        r_.agent_group.push_back(static_cast<std::int32_t>(g));
+        for (const Shift& shift : group.shifts) {
+          schedule(std::max(shift.start, 0.0), Kind::Login, a);
+          schedule(shift.end, Kind::Logout, a);
+        }
+      }
+    }
+    r_.n_agents = static_cast<std::int32_t>(staff_.size());
+    for (std::size_t p = 0; p < s_.routing.plans.size(); ++p) {  // who may own a case of this plan
+      std::vector<std::uint32_t> owners;
+      for (std::size_t a = 0; a < staff_.size(); ++a)
+        if (holds(s_.groups[staff_[a].group].skills, s_.routing.plans[p].steps.front().require)) owners.push_back(a);
+      case_owners_.push_back(std::move(owners));
+    }
+  }
+
+  static bool holds(const std::vector<SkillLevel>& skills, const std::vector<SkillLevel>& need) {
+    return std::all_of(need.begin(), need.end(), [&](const SkillLevel& n) {
+      return std::any_of(skills.begin(), skills.end(),
+                         [&](const SkillLevel& h) { return h.skill == n.skill && h.level >= n.level; });
+    });
+  }
+
+  // Every router call goes through here: it is logged (if asked) and its offers acted on.
+  template <class Call>
+  void call_router(Op op, double t, std::int32_t call, std::int32_t agent, Call&& body) {
+    out_.clear();
+    body();
+    if (s_.record_events) {
+      r_.op.push_back(static_cast<std::int8_t>(op));
+      r_.op_time.push_back(t);
+      r_.op_call.push_back(call);
+      r_.op_agent.push_back(agent);
+    }
+    for (const Offer& o : out_) offered(o);
+  }
+
+  void offered(const Offer& o) {
+    const std::int32_t call = by_ref_[o.call];
+    Caller& c = callers_[call];
+    if (c.agent >= 0 && staff_[c.agent].call == call) staff_[c.agent].call = -1;  // timed out there
+    c.agent = static_cast<std::int32_t>(o.agent);
+    staff_[o.agent].call = call;
+    ++c.offers;
+    if (s_.record_events) {
+      r_.offer_op.push_back(static_cast<std::int32_t>(r_.op.size()) - 1);
+      r_.offer_call.push_back(call);
+      r_.offer_agent.push_back(static_cast<std::int32_t>(o.agent));
+      r_.offer_time.push_back(o.time);
+    }
+    if (staff_rng_.uniform() < s_.groups[staff_[o.agent].group].no_answer) {
+      // The router's offer time-out re-offers the call and sets the agent not ready.
+      schedule(o.time + *s_.routing.offer_timeout + s_.no_answer_pause, Kind::Back, o.agent);
+    } else {
+      schedule(o.time + s_.answer_delay, Kind::Answer, static_cast<std::uint32_t>(call), c.offers);
+    }
+  }
+
+  void handle(const Event& e) {
+    switch (e.kind) {
+      case Kind::Arrival: return arrive(e.subject, e.time);
+      case Kind::Login:
+        if (router_.agent_state(e.subject) == AgentState::Offline)
+          call_router(Op::Ready, e.time, -1, e.subject, [&] { router_.ready(e.subject, e.time, out_); });
+        staff_[e.subject].leaving = false;
+        return;
+      case Kind::Logout: return leave(e.subject, e.time);
+      case Kind::Back:
+        if (router_.agent_state(e.subject) == AgentState::NotReady)
+          call_router(Op::Ready, e.time, -1, e.subject, [&] { router_.ready(e.subject, e.time, out_); });
+        return;
+      case Kind::Answer: return answer(e.subject, e.token, e.time);
+      case Kind::Hangup: return hangup(e.subject, e.time);
+      case Kind::Abandon: return abandon(e.subject, e.time);
+    }
+  }
+
+  void arrive(std::uint32_t plan, double t) {
+    // A fixed number of draws per call from the plan's own stream: the same seed gives the
+    // same callers (times, attributes, handle times, patience) under any routing.
+    Random& rng = streams_[plan];
+    const Demand& d = s_.demand[plan];
+    const Segment& g = d.segments[rng.pick(segment_weights_[plan])];
+    const double value = g.value_low + (g.value_high - g.value_low) * rng.uniform();
+    std::int32_t repeats = 0;
+    while (repeats < 9 && rng.uniform() < d.repeat_share) ++repeats;  // geometric, capped
+    const double handle = d.lognormal ? rng.lognormal(d.handle_mean, d.handle_cv) : rng.exponential(d.handle_mean);
+    const double patience = rng.exponential(1.0);
+    const bool owned = rng.uniform() < d.preferred_share;
+    const double owner_draw = rng.uniform();
+
+    CallSpec spec;
+    spec.plan = static_cast<int>(plan);
+    spec.region = g.region;
+    spec.language = g.language;
+    spec.value = value;
+    spec.repeats = repeats;
+    const auto& owners = case_owners_[plan];
+    if (owned && !owners.empty()) {
+      spec.preferred_agent = owners[std::min<std::size_t>(owner_draw * owners.size(), owners.size() - 1)];
+      spec.preferred_wait = d.preferred_wait;
+    }
+    const auto call = static_cast<std::int32_t>(callers_.size());
+    callers_.emplace_back();
+    r_.arrival.push_back(t);
+    r_.plan.push_back(static_cast<std::int32_t>(plan));
+    r_.region.push_back(g.region);
+    r_.language.push_back(g.language);
+    r_.value.push_back(value);
+    r_.repeats.push_back(repeats);
+    r_.preferred_agent.push_back(static_cast<std::int32_t>(spec.preferred_agent));
+    r_.handle.push_back(handle);
+    r_.wait.push_back(NAN);
+    r_.agent.push_back(-1);
+    r_.outcome.push_back(static_cast<std::int8_t>(Outcome::InSystem));
+
+    call_router(Op::Arrive, t, call, -1, [&] {
+      const CallRef ref = router_.arrive(spec, t, out_);
+      if (ref >= by_ref_.size()) by_ref_.resize(ref + 1, -1);
+      by_ref_[ref] = call;
+      callers_[call].ref = ref;
+      callers_[call].live = true;
+    });
+    if (d.patience_mean > 0 && std::isfinite(d.patience_mean))
+      schedule(t + patience * d.patience_mean, Kind::Abandon, static_cast<std::uint32_t>(call));
+    next_arrival(plan, t);
+  }
+
+  void answer(std::uint32_t call, std::uint32_t token, double t) {
+    Caller& c = callers_[call];
+    if (!c.live || c.offers != token || router_.call_state(c.ref) != CallState::Offered) return;  // moved on
+    call_router(Op::Accept, t, call, c.agent, [&] { router_.accept(c.ref, t, out_); });
+    c.answered_at = t;
+    r_.wait[call] = t - r_.arrival[call];
+    r_.agent[call] = c.agent;
+    r_.outcome[call] = static_cast<std::int8_t>(Outcome::Answered);
+    schedule(t + r_.handle[call], Kind::Hangup, call);
+  }
+
+  void hangup(std::uint32_t call, double t) {
+    Caller& c = callers_[call];
+    const auto agent = static_cast<AgentRef>(c.agent);
+    call_router(Op::Hangup, t, call, c.agent, [&] { router_.hangup(c.ref, t, out_); });
+    c.live = false;
+    Staff& who = staff_[agent];
+    if (who.call == static_cast<std::int32_t>(call)) who.call = -1;
+    const std::optional<double>& own = s_.groups[who.group].wrapup;
+    const double wrap = own ? *own : s_.routing.plans[r_.plan[call]].wrapup;
+    add_busy(agent, c.answered_at, who.leaving ? t : t + wrap);
+    if (who.leaving) leave(agent, t);
+  }
+
+  void abandon(std::uint32_t call, double t) {
+    Caller& c = callers_[call];
+    if (!c.live || router_.call_state(c.ref) == CallState::Connected) return;
+    const std::int32_t agent = router_.call_state(c.ref) == CallState::Offered ? c.agent : -1;
+    if (agent >= 0) staff_[agent].call = -1;
+    call_router(Op::Abandon, t, call, agent, [&] { router_.abandon(c.ref, t, out_); });
+    c.live = false;
+    r_.wait[call] = t - r_.arrival[call];
+    r_.outcome[call] = static_cast<std::int8_t>(Outcome::Abandoned);
+  }
+
+  // End of a shift: log out now, or after the call in hand.
+  void leave(AgentRef agent, double t) {
+    Staff& who = staff_[agent];
+    switch (router_.agent_state(agent)) {
+      case AgentState::Offline: return;
+      case AgentState::Busy: who.leaving = true; return;
+      case AgentState::Reserved: {  // decline the ringing call: it keeps its place
+        const std::int32_t call = who.call;
+        who.call = -1;
+        call_router(Op::Reject, t, call, static_cast<std::int32_t>(agent),
+                    [&] { router_.reject(callers_[call].ref, t, out_); });
+        break;
+      }
+      default: break;
+    }
+    who.leaving = false;
+    if (router_.agent_state(agent) != AgentState::Offline)
+      call_router(Op::Logout, t, -1, static_cast<std::int32_t>(agent), [&] { router_.logout(agent, t, out_); });
+  }
+
+  void add_busy(AgentRef agent, double from, double to) {
+    const int site = s_.groups[staff_[agent].group].site;
+    to = std::min(to, horizon_);
+    for (double t = from; t < to;) {
+      const auto k = static_cast<std::size_t>(t / s_.interval);
+      const double end = std::min(to, (k + 1) * s_.interval);
+      r_.busy[k * s_.routing.n_sites + site] += end - t;
+      t = end;
+    }
+  }
+
+  void finish() {  // calls still talking at the horizon: count their talk so far
+    for (std::size_t call = 0; call < callers_.size(); ++call)
+      if (callers_[call].live && r_.outcome[call] == static_cast<std::int8_t>(Outcome::Answered))
+        add_busy(static_cast<AgentRef>(callers_[call].agent), callers_[call].answered_at, horizon_);
+      else if (callers_[call].live)
+        r_.wait[call] = horizon_ - r_.arrival[call];
+  }
+
+  const Scenario& s_;
+  Router router_;
+  Random staff_rng_;
+  std::vector<Random> streams_;
+  std::vector<std::vector<double>> segment_weights_;
+  std::vector<std::vector<std::uint32_t>> case_owners_;
+  std::priority_queue<Event, std::vector<Event>, std::greater<Event>> events_;
+  std::uint64_t scheduled_ = 0;
+  std::vector<Staff> staff_;
+  std::vector<Caller> callers_;
+  std::vector<std::int32_t> by_ref_;
+  std::vector<Offer> out_;
+  double horizon_;
+  Result r_;
+};
+
+}  // namespace
+
+Result simulate(const Scenario& scenario, std::uint64_t seed, const std::function<void(double)>& progress) {
+  check(scenario);
+  Day day(scenario, seed);
+  return day.run(progress);
+}
+
+}  // namespace ccroute::sim

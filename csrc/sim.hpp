@@ -1,0 +1,101 @@
+// ccroute simulator: a discrete-event model of a contact centre's day, routed by the very
+// Router of router.hpp (not a copy of its rules). Python configures a run and reads the
+// arrays it returns; no Python runs per event.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <vector>
+
+#include "router.hpp"
+
+namespace ccroute::sim {
+
+// Seeded generator: xoshiro256** (Blackman & Vigna), seeded through splitmix64. Both are
+// fully specified, so a seed gives the same stream on every machine and compiler, which
+// std::*_distribution does not promise.
+class Random {
+ public:
+  Random(std::uint64_t seed, std::uint64_t stream);
+  std::uint64_t next();
+  double uniform();                     // [0, 1), 53 bits
+  double exponential(double mean);
+  double lognormal(double mean, double cv);
+  std::size_t pick(const std::vector<double>& cumulative);  // index by cumulative weights
+
+ private:
+  std::uint64_t s_[4];
+};
+
+struct Segment {  // one kind of caller of a plan: where from, which language, what value
+  double weight = 1.0;
+  int region = kNone;
+  int language = kNone;
+  double value_low = 0.0, value_high = 0.0;  // uniform between
+};
+
+struct Demand {  // the calls of one plan
+  std::vector<double> rates;  // calls per second, one per interval
+  std::vector<Segment> segments;
+  double repeat_share = 0.0;     // P(repeats >= k+1 | repeats >= k)
+  double handle_mean = 180.0;
+  double handle_cv = 1.0;
+  bool lognormal = false;        // handle times lognormal (mean, cv) instead of exponential
+  double patience_mean = 0.0;    // exponential; <= 0 or infinite: never abandons
+  double preferred_share = 0.0;  // share of callers with a case owner (preferred agent)
+  double preferred_wait = 0.0;
+};
+
+struct Shift {
+  double start, end;
+};
+
+struct AgentGroup {  // `count` agents alike in site, skills and shifts
+  int site = 0;
+  std::vector<SkillLevel> skills;
+  int count = 0;
+  std::vector<Shift> shifts;
+  std::optional<double> wrapup;  // overrides the plans' wrap-up
+  double no_answer = 0.0;        // probability an offer rings unanswered
+};
+
+struct Scenario {
+  Config routing;
+  double interval = 1800.0;
+  int n_intervals = 48;
+  std::vector<Demand> demand;  // one per plan of `routing`, same order
+  std::vector<AgentGroup> groups;
+  double answer_delay = 0.0;      // ring time before an agent answers
+  double no_answer_pause = 30.0;  // after a missed offer the agent is not ready this long
+  bool record_events = false;     // log every router call, for replay checks
+};
+
+enum class Outcome : std::int8_t { InSystem = 0, Answered = 1, Abandoned = 2 };
+enum class Op : std::int8_t { Ready, Logout, Arrive, Accept, Reject, Abandon, Hangup, Advance };
+
+struct Result {
+  // per call, in arrival order
+  std::vector<double> arrival, wait, handle, value;
+  std::vector<std::int32_t> plan, region, language, repeats, preferred_agent, agent;
+  std::vector<std::int8_t> outcome;
+  // per [interval][site]: agent-seconds spent talking or in wrap-up
+  std::vector<double> busy;
+  // the router calls made, when recorded: op, time, call (or -1), agent (or -1)
+  std::vector<std::int8_t> op;
+  std::vector<double> op_time;
+  std::vector<std::int32_t> op_call, op_agent;
+  // and the offers each returned: index of the call in op_*, then the offer
+  std::vector<std::int32_t> offer_op, offer_call, offer_agent;
+  std::vector<double> offer_time;
+  std::uint64_t events = 0;  // simulator events plus router timers fired
+  std::int32_t n_agents = 0;
+  std::vector<std::int32_t> agent_group;
+};
+
+// Runs the scenario from 0 to n_intervals * interval. Throws ccroute::Error on a bad
+// scenario. `progress`, if given, is called now and then with the share of the day done.
+Result simulate(const Scenario& scenario, std::uint64_t seed,
+                const std::function<void(double)>& progress = nullptr);
+
+}  // namespace ccroute::sim
