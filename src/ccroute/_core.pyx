@@ -8,15 +8,20 @@ errors to the RoutingError classes. No routing rule lives here.
 
 from collections.abc import Mapping
 
+import numpy as np
+
 from cython.operator cimport dereference as deref
 from libcpp.memory cimport unique_ptr
 from libcpp.optional cimport nullopt, optional
 from libcpp.string cimport string
+from libc.stdint cimport uint64_t
+from libc.string cimport memcpy
 from libcpp.vector cimport vector
 
-from ccroute._router cimport (AgentRef, AgentState, CallRef, CallSpec, CallState, ErrorKind,
-                              Offer, PlanConfig, PlanStats, SkillLevel, StepConfig, kNone,
-                              register_error_class)
+from ccroute._router cimport (AgentGroup, AgentRef, AgentState, CallRef, CallSpec, CallState,
+                              Demand, ErrorKind, Offer, PlanConfig, PlanStats, ProgressFunction,
+                              Result, Scenario, Segment, Shift, SkillLevel, StepConfig, kNone,
+                              python_callback, register_error_class, simulate_day)
 from ccroute cimport _router
 
 from .errors import (ConfigError, DuplicateIdError, InvalidArgumentError,
@@ -62,6 +67,52 @@ cdef inline int _lookup(dict refs, object key, str what) except -1:
         raise UnknownIdError(f"unknown {what} {key!r}") from None
 
 
+
+cdef dict skill_numbers(config):
+    """Skill names to the core's numbers: the config's list, or those its steps name."""
+    named = config.skills if config.skills is not None else [
+        skill for plan in config.plans for step in plan.steps for skill in step.require]
+    refs = {}
+    for skill in named:
+        refs.setdefault(skill, len(refs))
+    return refs
+
+
+cdef _router.Config core_config(config, dict skill_refs) except *:
+    """The core's form of a (validated) Config: names become numbers."""
+    cdef _router.Config c
+    c.n_sites = len(config.sites)
+    c.n_regions = len(config.regions)
+    c.n_skills = len(skill_refs)
+    for region in config.regions:
+        for site in config.sites:
+            c.distance.push_back(config.regions[region].get(site, config.default_distance))
+    if config.offer_timeout is not None:
+        c.offer_timeout = optional[double](<double>config.offer_timeout)
+    cdef PlanConfig p
+    cdef StepConfig s
+    cdef SkillLevel need
+    for plan in config.plans:
+        p = PlanConfig()
+        p.name = plan.name.encode()
+        p.base_priority, p.value_weight = plan.base_priority, plan.value_weight
+        p.repeat_weight, p.aging = plan.repeat_weight, plan.aging
+        p.sl_threshold, p.sl_target, p.wrapup = plan.sl_threshold, plan.sl_target, plan.wrapup
+        for step in plan.steps:
+            s = StepConfig()
+            s.after = step.after
+            for skill, level in step.require.items():
+                need.skill, need.level = skill_refs[skill], level
+                s.require.push_back(need)
+            s.language_level = step.language_level
+            s.max_distance = kNone if step.max_distance is None else step.max_distance
+            s.weights.proficiency, s.weights.distance = step.weights.proficiency, step.weights.distance
+            s.weights.breadth, s.weights.idle = step.weights.breadth, step.weights.idle
+            p.steps.push_back(s)
+        c.plans.push_back(p)
+    return c
+
+
 cdef class Router:
     """The native router: see :class:`ccroute.Router` for the documentation."""
 
@@ -80,43 +131,8 @@ cdef class Router:
         self.plan_refs = {plan.name: i for i, plan in enumerate(config.plans)}
         self.agent_refs, self.agent_ids = {}, []
         self.call_refs, self.call_ids = {}, []
-        named = config.skills if config.skills is not None else [
-            skill for plan in config.plans for step in plan.steps for skill in step.require]
-        self.skill_refs = {}
-        for skill in named:
-            self.skill_refs.setdefault(skill, len(self.skill_refs))
-
-        cdef _router.Config c
-        c.n_sites = len(config.sites)
-        c.n_regions = len(config.regions)
-        c.n_skills = len(self.skill_refs)
-        for region in config.regions:
-            for site in config.sites:
-                c.distance.push_back(config.regions[region].get(site, config.default_distance))
-        if config.offer_timeout is not None:
-            c.offer_timeout = optional[double](<double>config.offer_timeout)
-        cdef PlanConfig p
-        cdef StepConfig s
-        cdef SkillLevel need
-        for plan in config.plans:
-            p = PlanConfig()
-            p.name = plan.name.encode()
-            p.base_priority, p.value_weight = plan.base_priority, plan.value_weight
-            p.repeat_weight, p.aging = plan.repeat_weight, plan.aging
-            p.sl_threshold, p.sl_target, p.wrapup = plan.sl_threshold, plan.sl_target, plan.wrapup
-            for step in plan.steps:
-                s = StepConfig()
-                s.after = step.after
-                for skill, level in step.require.items():
-                    need.skill, need.level = self.skill_refs[skill], level
-                    s.require.push_back(need)
-                s.language_level = step.language_level
-                s.max_distance = kNone if step.max_distance is None else step.max_distance
-                s.weights.proficiency, s.weights.distance = step.weights.proficiency, step.weights.distance
-                s.weights.breadth, s.weights.idle = step.weights.breadth, step.weights.idle
-                p.steps.push_back(s)
-            c.plans.push_back(p)
-        self.core.reset(new _router.Router(c))
+        self.skill_refs = skill_numbers(config)
+        self.core.reset(new _router.Router(core_config(config, self.skill_refs)))
 
     # ------------------------------------------------------------ conversion
 
@@ -327,3 +343,84 @@ cdef class Router:
     def _check_invariants(self):
         """Checks the core's indexes against its states (raises RuntimeError); for tests."""
         deref(self.core).check_invariants()
+
+
+# ------------------------------------------------------------------ simulator
+
+cdef object _array(const void* data, size_t n, object dtype):
+    array = np.empty(n, dtype=dtype)
+    if n:
+        memcpy(<void*><size_t>array.ctypes.data, data, n * array.itemsize)
+    return array
+
+
+def simulate(config, dict skills, list demand, list groups, double interval, int n_intervals,
+             double answer_delay, double no_answer_pause, bint record_events, uint64_t seed,
+             progress=None):
+    """Runs the core's simulator on arguments already turned into numbers by ccroute.sim.
+
+    ``demand``: per plan, (rates, [(weight, region, language, value_low, value_high)],
+    repeat_share, handle_mean, handle_cv, lognormal, patience_mean, preferred_share,
+    preferred_wait); ``groups``: (site, [(skill, level)], count, [(start, end)], wrapup or
+    None, no_answer). Returns a dict of numpy arrays (see csrc/sim.hpp's Result).
+    """
+    cdef Scenario s
+    s.routing = core_config(config, skills)
+    s.interval, s.n_intervals = interval, n_intervals
+    s.answer_delay, s.no_answer_pause, s.record_events = answer_delay, no_answer_pause, record_events
+    cdef Demand d
+    cdef Segment g
+    for rates, segments, *numbers in demand:
+        d = Demand()
+        d.rates = rates
+        for g.weight, g.region, g.language, g.value_low, g.value_high in segments:
+            d.segments.push_back(g)
+        (d.repeat_share, d.handle_mean, d.handle_cv, d.lognormal, d.patience_mean,
+         d.preferred_share, d.preferred_wait) = numbers
+        s.demand.push_back(d)
+    cdef AgentGroup a
+    cdef SkillLevel held
+    cdef Shift shift
+    for site, levels, count, shifts, wrapup, no_answer in groups:
+        a = AgentGroup()
+        a.site, a.count, a.no_answer = site, count, no_answer
+        for held.skill, held.level in levels:
+            a.skills.push_back(held)
+        for shift.start, shift.end in shifts:
+            a.shifts.push_back(shift)
+        if wrapup is not None:
+            a.wrapup = optional[double](<double>wrapup)
+        s.groups.push_back(a)
+
+    cdef ProgressFunction report = python_callback(progress)
+    cdef Result r
+    with nogil:
+        r = simulate_day(s, seed, report)
+    out = {
+        "arrival": _array(r.arrival.data(), r.arrival.size(), np.float64),
+        "wait": _array(r.wait.data(), r.wait.size(), np.float64),
+        "handle": _array(r.handle.data(), r.handle.size(), np.float64),
+        "value": _array(r.value.data(), r.value.size(), np.float64),
+        "plan": _array(r.plan.data(), r.plan.size(), np.int32),
+        "region": _array(r.region.data(), r.region.size(), np.int32),
+        "language": _array(r.language.data(), r.language.size(), np.int32),
+        "repeats": _array(r.repeats.data(), r.repeats.size(), np.int32),
+        "preferred_agent": _array(r.preferred_agent.data(), r.preferred_agent.size(), np.int32),
+        "agent": _array(r.agent.data(), r.agent.size(), np.int32),
+        "outcome": _array(r.outcome.data(), r.outcome.size(), np.int8),
+        "busy": _array(r.busy.data(), r.busy.size(), np.float64),
+        "agent_group": _array(r.agent_group.data(), r.agent_group.size(), np.int32),
+        "events": r.events,
+    }
+    if record_events:
+        out.update(
+            op=_array(r.op.data(), r.op.size(), np.int8),
+            op_time=_array(r.op_time.data(), r.op_time.size(), np.float64),
+            op_call=_array(r.op_call.data(), r.op_call.size(), np.int32),
+            op_agent=_array(r.op_agent.data(), r.op_agent.size(), np.int32),
+            offer_op=_array(r.offer_op.data(), r.offer_op.size(), np.int32),
+            offer_call=_array(r.offer_call.data(), r.offer_call.size(), np.int32),
+            offer_agent=_array(r.offer_agent.data(), r.offer_agent.size(), np.int32),
+            offer_time=_array(r.offer_time.data(), r.offer_time.size(), np.float64),
+        )
+    return out

@@ -8,6 +8,9 @@
 
 #include "router.hpp"
 
+// Thrown through C++ when a Python callback raised: the Python error is already set.
+struct PythonRaised {};
+
 static PyObject* ccroute_error_classes[6] = {nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
 
 static inline void register_error_class(int kind, PyObject* cls) {
@@ -21,6 +24,7 @@ static inline void raise_routing_error() {
     } catch (const ccroute::Error& e) {
         PyObject* cls = ccroute_error_classes[static_cast<int>(e.kind())];
         PyErr_SetString(cls ? cls : PyExc_RuntimeError, e.what());
+    } catch (const PythonRaised&) {
     } catch (const std::bad_alloc&) {
         PyErr_NoMemory();
     } catch (const std::exception& e) {

@@ -1,5 +1,5 @@
 # C++ declarations of csrc/router.hpp, shared by the Cython modules.
-from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t
+from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libcpp cimport bool
 from libcpp.optional cimport optional
 from libcpp.string cimport string
@@ -94,3 +94,64 @@ cdef extern from "router.hpp" namespace "ccroute" nogil:
         vector[PlanStats] stats(double now) except +raise_routing_error
         double last_time()
         void check_invariants() except +
+
+
+cdef extern from "sim.hpp" namespace "ccroute::sim" nogil:
+    cdef cppclass Segment:
+        double weight
+        int region, language
+        double value_low, value_high
+
+    cdef cppclass Demand:
+        Demand()
+        vector[double] rates
+        vector[Segment] segments
+        double repeat_share, handle_mean, handle_cv
+        bool lognormal
+        double patience_mean, preferred_share, preferred_wait
+
+    cdef cppclass Shift:
+        double start, end
+
+    cdef cppclass AgentGroup:
+        AgentGroup()
+        int site
+        vector[SkillLevel] skills
+        int count
+        vector[Shift] shifts
+        optional[double] wrapup
+        double no_answer
+
+    cdef cppclass Scenario:
+        Config routing
+        double interval
+        int n_intervals
+        vector[Demand] demand
+        vector[AgentGroup] groups
+        double answer_delay, no_answer_pause
+        bool record_events
+
+    cdef cppclass Result:
+        vector[double] arrival, wait, handle, value
+        vector[int32_t] plan, region, language, repeats, preferred_agent, agent
+        vector[int8_t] outcome
+        vector[double] busy
+        vector[int8_t] op
+        vector[double] op_time
+        vector[int32_t] op_call, op_agent
+        vector[int32_t] offer_op, offer_call, offer_agent
+        vector[double] offer_time
+        uint64_t events
+        int32_t n_agents
+        vector[int32_t] agent_group
+
+
+cdef extern from "_callback.hpp":
+    cdef cppclass ProgressFunction "std::function<void(double)>":
+        pass
+    ProgressFunction python_callback(object callable)
+
+
+cdef extern from "sim.hpp":
+    Result simulate_day "ccroute::sim::simulate"(const Scenario&, uint64_t seed,
+                                                  const ProgressFunction& progress) except +raise_routing_error nogil

@@ -1,0 +1,314 @@
+"""Simulate a contact-centre day with the routing engine, and read its KPIs.
+
+The event loop, the random streams and the router all run in the native core
+(``csrc/sim.cpp`` drives the same ``Router`` as :class:`ccroute.Router`); this module
+turns a :class:`~ccroute.scenario.Scenario` into numbers for it and its arrays into
+tables::
+
+    from ccroute.sim import Scenario, run
+    result = run(Scenario.load("examples/bank_day.toml"), seed=1)
+    print(result.by_plan())
+
+The same scenario and seed give bit-identical results. Calls of a plan draw their times
+and attributes from the plan's own random stream, so two routing configurations run
+with one seed see the very same callers (common random numbers), which is what makes
+:func:`compare` meaningful.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
+
+import numpy as np
+
+from .errors import ConfigError
+from .scenario import AgentGroup, Callers, Demand, HandleTime, Scenario
+from .table import Table
+
+try:
+    from . import _core
+except ImportError:  # pragma: no cover - reported when a simulation is asked for
+    _core = None  # type: ignore[assignment]
+
+__all__ = ["Scenario", "Demand", "Callers", "HandleTime", "AgentGroup", "Result", "run", "compare",
+           "IN_SYSTEM", "ANSWERED", "ABANDONED"]
+
+IN_SYSTEM, ANSWERED, ABANDONED = 0, 1, 2
+"""Outcome codes of ``Result.calls["outcome"]``: still queued or ringing at the horizon, answered, abandoned."""
+
+Progress = Union[None, bool, Callable[[float], Any]]
+
+
+def _skill_numbers(scenario: Scenario) -> dict[str, int]:
+    """Skill names to numbers, in the order the router numbers them (config first)."""
+    routing = scenario.routing
+    names = list(routing.skills) if routing.skills is not None else [
+        s for plan in routing.plans for step in plan.steps for s in step.require]
+    numbers: dict[str, int] = {}
+    for name in names:
+        numbers.setdefault(name, len(numbers))
+    extra = [s for g in scenario.agents for s in g.skills] + [
+        c.language for d in scenario.demand for c in d.callers if c.language is not None]
+    for name in extra:
+        if name not in numbers:
+            if routing.skills is not None:
+                raise ConfigError(f"unknown skill {name!r} (not in routing.skills)")
+            numbers[name] = len(numbers)
+    return numbers
+
+
+def _core_arguments(scenario: Scenario) -> tuple[dict[str, int], list[tuple], list[tuple]]:
+    skills = _skill_numbers(scenario)
+    regions = {name: i for i, name in enumerate(scenario.routing.regions)}
+    sites = {name: i for i, name in enumerate(scenario.routing.sites)}
+    demand = []
+    for plan in scenario.routing.plans:
+        d = scenario.demand_for(plan.name) or Demand(plan.name, [0.0] * scenario.intervals)
+        segments = [(c.weight, regions[c.region] if c.region is not None else -1,
+                     skills[c.language] if c.language is not None else -1, *d.value) for c in d.callers]
+        demand.append((list(d.rates), segments, d.repeat_share, d.handle.mean, d.handle.cv,
+                       d.handle.distribution == "lognormal", d.patience or math.inf,
+                       d.case_owner_share, d.case_owner_wait))
+    groups = []
+    for g in scenario.agents:
+        for skill, level in g.skills.items():
+            if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= 10:
+                raise ConfigError(f"agent group {g.name!r}: level of {skill!r} must be an integer 1–10, got {level!r}")
+        groups.append((sites[g.site], [(skills[s], lvl) for s, lvl in g.skills.items()], g.count,
+                       list(g.shifts), g.wrapup, g.no_answer))
+    return skills, demand, groups
+
+
+def _progress_callback(progress: Progress) -> Optional[Callable[[float], Any]]:
+    if progress is None or progress is False:
+        return None
+    if callable(progress):
+        return progress
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        print("ccroute: no progress bar (pip install 'ccroute[progress]' for tqdm)")
+        return None
+    bar = tqdm(total=1000, desc="simulating", unit="‰", leave=False)
+
+    def update(share: float) -> None:
+        bar.update(round(1000 * share) - bar.n)
+        if share >= 1.0:
+            bar.close()
+
+    return update
+
+
+def run(scenario: Scenario, seed: int = 0, progress: Progress = None, record_events: bool = False) -> "Result":
+    """Simulates the scenario's day with the routing engine.
+
+    ``progress``: True for a progress bar (tqdm), or a callable given the share of the
+    day done. ``record_events`` keeps the log of every router call and the offers it
+    returned (``Result.events_log``), for replaying the day through :class:`ccroute.Router`.
+    """
+    if _core is None:
+        raise ImportError("the simulator needs the native extension ccroute._core; reinstall ccroute")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**64:
+        raise ConfigError(f"seed must be an integer in [0, 2**64), got {seed!r}")
+    skills, demand, groups = _core_arguments(scenario)
+    started = time.perf_counter()
+    raw = _core.simulate(scenario.routing, skills, demand, groups, scenario.interval, scenario.intervals,
+                         scenario.answer_delay, scenario.no_answer_pause, record_events, seed,
+                         _progress_callback(progress))
+    return Result(scenario, seed, raw, skills, time.perf_counter() - started)
+
+
+class Result:
+    """One simulated day: per-call arrays and KPI tables.
+
+    ``calls`` maps a column to a numpy array with one entry per arrival, in arrival
+    order: ``arrival``, ``plan`` / ``region`` / ``language`` (indices into the scenario's
+    plans, regions and skills, −1 for none), ``value``, ``repeats``, ``wait`` (to answer,
+    to abandon, or to the horizon), ``handle``, ``agent`` / ``site`` (−1 unless answered),
+    ``outcome`` (:data:`ANSWERED`, :data:`ABANDONED`, :data:`IN_SYSTEM`), ``home`` (answered
+    at a site at distance 0 from the caller's region) and ``in_language`` (answered by an
+    agent holding the caller's language).
+    """
+
+    def __init__(self, scenario: Scenario, seed: int, raw: dict[str, Any], skills: Mapping[str, int],
+                 seconds: float) -> None:
+        self.scenario, self.seed, self.seconds = scenario, seed, seconds
+        self.events: int = raw.pop("events")
+        """Simulator events plus router timers fired."""
+        self.skills = dict(skills)
+        routing = scenario.routing
+        n_sites = len(routing.sites)
+        self.busy = raw.pop("busy").reshape(scenario.intervals, n_sites)
+        """Agent-seconds talking or in wrap-up, per [interval, site]."""
+        self.staffed = _staffed(scenario)
+        """Agent-seconds logged in by roster, per [interval, site]."""
+        self.agent_group = raw.pop("agent_group")
+        self.events_log = {k: raw.pop(k) for k in list(raw) if k.startswith(("op", "offer_"))}
+        calls = raw
+        group_site = np.array([routing.sites.index(g.site) for g in scenario.agents] or [0], dtype=np.int32)
+        answered = calls["outcome"] == ANSWERED
+        agent_site = group_site[self.agent_group] if len(self.agent_group) else np.zeros(0, np.int32)
+        calls["site"] = np.where(answered, agent_site[np.maximum(calls["agent"], 0)] if len(agent_site) else -1, -1)
+        distance = np.array([[routing.regions[r].get(s, routing.default_distance) for s in routing.sites]
+                             for r in routing.regions] or [[0] * n_sites], dtype=np.int32)
+        known = answered & (calls["region"] >= 0)
+        calls["home"] = known & (distance[np.maximum(calls["region"], 0), np.maximum(calls["site"], 0)] == 0)
+        holds = np.zeros((max(len(scenario.agents), 1), max(len(skills), 1)), dtype=bool)
+        for g, group in enumerate(scenario.agents):
+            for s in group.skills:
+                holds[g, skills[s]] = True
+        agent_holds = holds[self.agent_group[np.maximum(calls["agent"], 0)]] if len(self.agent_group) else holds[:0]
+        with_language = answered & (calls["language"] >= 0)
+        calls["in_language"] = with_language & (
+            agent_holds[np.arange(len(calls["agent"])), np.maximum(calls["language"], 0)]
+            if len(agent_holds) else False)
+        self.calls: dict[str, np.ndarray] = calls
+
+    def __repr__(self) -> str:
+        return (f"<Result {self.scenario.name or 'scenario'} seed={self.seed}: {len(self)} calls, "
+                f"{self.events} events in {self.seconds:.2f} s>")
+
+    def __len__(self) -> int:
+        return len(self.calls["arrival"])
+
+    @property
+    def events_per_second(self) -> float:
+        return self.events / self.seconds if self.seconds > 0 else math.inf
+
+    # ------------------------------------------------------------ KPI tables
+
+    def _threshold(self) -> np.ndarray:
+        thresholds = np.array([p.sl_threshold for p in self.scenario.routing.plans])
+        return thresholds[self.calls["plan"]]
+
+    def _kpis(self, key: np.ndarray, n: int) -> dict[str, np.ndarray]:
+        """Service KPIs of the calls grouped by ``key`` (0..n−1; −1 leaves a call out)."""
+        c = self.calls
+        keep = key >= 0
+        key = key[keep]
+
+        def count(flags: Any = None) -> np.ndarray:
+            weights = None if flags is None else np.asarray(flags, dtype=float)[keep]
+            return np.bincount(key, weights=weights, minlength=n)[:n]
+
+        answered = c["outcome"] == ANSWERED
+        abandoned = c["outcome"] == ABANDONED
+        n_answered, n_abandoned = count(answered), count(abandoned)
+        within = count(answered & (c["wait"] <= self._threshold()))
+        decided = n_answered + n_abandoned
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return {
+                "arrived": count().astype(np.int64),
+                "answered": n_answered.astype(np.int64),
+                "abandoned": n_abandoned.astype(np.int64),
+                "service_level": within / decided,
+                "asa": count(np.where(answered, c["wait"], 0.0)) / n_answered,
+                "abandon_rate": n_abandoned / decided,
+                "home_share": count(c["home"]) / count(answered & (c["region"] >= 0)),
+                "language_share": count(c["in_language"]) / count(answered & (c["language"] >= 0)),
+            }
+
+    def by_plan(self) -> Table:
+        """Per plan (and all): arrived, answered, abandoned, service level, ASA, abandon rate, home and language shares."""
+        plans = [p.name for p in self.scenario.routing.plans]
+        table = Table("plan", plans, self._kpis(self.calls["plan"], len(plans)))
+        return table.with_total("all", self._kpis(np.zeros(len(self), dtype=np.int64), 1))
+
+    def by_site(self) -> Table:
+        """Per answering site: the calls it answered and its agents' occupancy."""
+        sites = list(self.scenario.routing.sites)
+        k = self._kpis(self.calls["site"], len(sites))
+        columns = {name: k[name] for name in ("answered", "asa", "home_share", "language_share")}
+        with np.errstate(invalid="ignore", divide="ignore"):
+            columns["agents_avg"] = self.staffed.sum(axis=0) / self.scenario.horizon
+            columns["occupancy"] = self.busy.sum(axis=0) / self.staffed.sum(axis=0)
+        return Table("site", sites, columns)
+
+    def by_interval(self) -> Table:
+        """Per interval of arrival: service KPIs, mean queue length, agents and occupancy."""
+        s = self.scenario
+        key = np.minimum((self.calls["arrival"] // s.interval).astype(np.int64), s.intervals - 1)
+        columns = self._kpis(key, s.intervals)
+        columns["queue_avg"] = self.queue_length()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            columns["agents_avg"] = self.staffed.sum(axis=1) / s.interval
+            columns["occupancy"] = self.busy.sum(axis=1) / self.staffed.sum(axis=1)
+        labels = [f"{int(k * s.interval // 3600):02d}:{int(k * s.interval % 3600 // 60):02d}" for k in range(s.intervals)]
+        return Table("interval", labels, columns)
+
+    def queue_length(self) -> np.ndarray:
+        """Time-average number of callers waiting (queued or ringing) in each interval."""
+        s = self.scenario
+        start, end = self.calls["arrival"], self.calls["arrival"] + self.calls["wait"]
+        bounds = np.arange(s.intervals + 1) * s.interval
+        waited_by = np.array([np.clip(b - start, 0.0, end - start).sum() for b in bounds])
+        return np.diff(waited_by) / s.interval
+
+    def summary(self) -> dict[str, float]:
+        """Headline figures of the day (the "all" row of :meth:`by_plan`)."""
+        return self.by_plan().row("all")
+
+    def to_csv(self, path: Any) -> None:
+        """Writes the per-call data, one row per call, with names instead of indices."""
+        r = self.scenario.routing
+        names = {"plan": [p.name for p in r.plans], "region": list(r.regions),
+                 "language": list(self.skills), "site": list(r.sites)}
+        outcome = np.array(["in_system", "answered", "abandoned"])
+        columns = ["arrival", "plan", "region", "language", "value", "repeats", "wait", "handle", "agent",
+                   "site", "outcome", "home", "in_language"]
+        rows: list[Sequence[Any]] = []
+        for col in columns:
+            data = self.calls[col]
+            if col in names:
+                labels = np.array(names[col] + [""], dtype=object)
+                rows.append(labels[np.where(data >= 0, data, len(names[col]))])
+            elif col == "outcome":
+                rows.append(outcome[data])
+            elif data.dtype == bool:
+                rows.append(data.astype(int))
+            elif data.dtype.kind == "f":
+                rows.append(np.char.mod("%.3f", data))
+            else:
+                rows.append(data)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(",".join(columns) + "\n")
+            for row in zip(*rows):
+                f.write(",".join(str(x) for x in row) + "\n")
+
+
+def _staffed(scenario: Scenario) -> np.ndarray:
+    """Agent-seconds on shift per [interval, site], from the roster."""
+    staffed = np.zeros((scenario.intervals, len(scenario.routing.sites)))
+    bounds = np.arange(scenario.intervals) * scenario.interval
+    for g in scenario.agents:
+        site = scenario.routing.sites.index(g.site)
+        for start, end in g.shifts:
+            overlap = np.clip(np.minimum(end, bounds + scenario.interval) - np.maximum(start, bounds), 0.0, None)
+            staffed[:, site] += g.count * overlap
+    return staffed
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """KPIs of the same day under several routing configurations (same callers, same seed)."""
+
+    names: Sequence[str]
+    results: Sequence[Result]
+
+    def table(self) -> Table:
+        """One row per configuration: overall and VIP-relevant KPIs."""
+        rows = [r.summary() for r in self.results]
+        columns = {k: np.array([row[k] for row in rows]) for k in rows[0]}
+        return Table("routing", list(self.names), columns)
+
+
+def compare(scenario: Scenario, variants: Mapping[str, Scenario], seed: int = 0,
+            progress: Progress = None) -> Comparison:
+    """Runs the scenario and each variant with one seed; returns their results side by side."""
+    names = [scenario.name or "base", *variants]
+    results = [run(s, seed=seed, progress=progress) for s in (scenario, *variants.values())]
+    return Comparison(names, results)
+

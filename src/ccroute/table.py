@@ -1,0 +1,73 @@
+"""A small labelled table of numpy columns: what the simulator's KPIs come back as.
+
+Deliberately not a DataFrame (pandas would be a heavy dependency for a few dozen rows);
+``to_pandas`` converts when pandas is at hand.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+SHARES = ("service_level", "abandon_rate", "home_share", "language_share", "occupancy")
+
+
+class Table:
+    """Rows labelled by ``index`` (named ``index_name``), columns of equal length."""
+
+    def __init__(self, index_name: str, index: Sequence[str], columns: Mapping[str, Any]) -> None:
+        self.index_name, self.index = index_name, list(index)
+        self.columns = {k: np.asarray(v) for k, v in columns.items()}
+        for name, column in self.columns.items():
+            if len(column) != len(self.index):
+                raise ValueError(f"column {name!r} has {len(column)} rows, the index {len(self.index)}")
+
+    def __getitem__(self, column: str) -> np.ndarray:
+        return self.columns[column]
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def row(self, label: str) -> dict[str, float]:
+        """One row as ``{column: value}``."""
+        i = self.index.index(label)
+        return {k: v[i].item() for k, v in self.columns.items()}
+
+    def with_total(self, label: str, totals: Mapping[str, Any]) -> "Table":
+        """This table with one more row (e.g. the whole centre)."""
+        columns = {k: np.concatenate([v, np.asarray(totals[k])]) for k, v in self.columns.items()}
+        return Table(self.index_name, [*self.index, label], columns)
+
+    def __str__(self) -> str:
+        header = [self.index_name, *self.columns]
+        body = [[label, *(_cell(name, col[i]) for name, col in self.columns.items())]
+                for i, label in enumerate(self.index)]
+        widths = [max(len(str(x)) for x in column) for column in zip(header, *body)]
+        lines = ["  ".join(h.ljust(w) if j == 0 else h.rjust(w) for j, (h, w) in enumerate(zip(header, widths)))]
+        for row in body:
+            lines.append("  ".join(c.ljust(w) if j == 0 else c.rjust(w) for j, (c, w) in enumerate(zip(row, widths))))
+        return "\n".join(lines)
+
+    def to_csv(self, path: Any) -> None:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(",".join([self.index_name, *self.columns]) + "\n")
+            for i, label in enumerate(self.index):
+                f.write(",".join([label, *(repr(col[i].item()) for col in self.columns.values())]) + "\n")
+
+    def to_pandas(self) -> Any:
+        import pandas as pd
+
+        return pd.DataFrame(self.columns, index=pd.Index(self.index, name=self.index_name))
+
+
+def _cell(name: str, value: Any) -> str:
+    if isinstance(value, (np.integer, int)):
+        return f"{int(value):,}"
+    value = float(value)
+    if math.isnan(value):
+        return "—"
+    if name in SHARES:
+        return f"{100 * value:.1f}%"
+    return f"{value:,.1f}"
