@@ -115,7 +115,8 @@ struct Staff {
   std::int32_t group;
   std::int32_t call = -1;  // reserved for or talking to
   bool leaving = false;    // the shift ended during a call: log out after it
-  double wrapup;
+  double login = 0;        // when the agent last logged in
+  double wrap_until = 0;   // end of the wrap-up counted as busy at hang-up
 };
 
 class Day {
@@ -123,6 +124,7 @@ class Day {
   Day(const Scenario& s, std::uint64_t seed) : s_(s), router_(s.routing), staff_rng_(seed, 0) {
     horizon_ = s.interval * s.n_intervals;
     r_.busy.assign(static_cast<std::size_t>(s.n_intervals) * s.routing.n_sites, 0.0);
+    r_.logged_in = r_.busy;
     for (std::size_t p = 0; p < s.demand.size(); ++p) {
       streams_.emplace_back(seed, 1 + p);
       std::vector<double> cumulative;
@@ -251,8 +253,10 @@ class Day {
     switch (e.kind) {
       case Kind::Arrival: return arrive(e.subject, e.time);
       case Kind::Login:
-        if (router_.agent_state(e.subject) == AgentState::Offline)
+        if (router_.agent_state(e.subject) == AgentState::Offline) {
           call_router(Op::Ready, e.time, -1, e.subject, [&] { router_.ready(e.subject, e.time, out_); });
+          staff_[e.subject].login = e.time;
+        }
         staff_[e.subject].leaving = false;
         return;
       case Kind::Logout: return leave(e.subject, e.time);
@@ -337,7 +341,8 @@ class Day {
     if (who.call == static_cast<std::int32_t>(call)) who.call = -1;
     const std::optional<double>& own = s_.groups[who.group].wrapup;
     const double wrap = own ? *own : s_.routing.plans[r_.plan[call]].wrapup;
-    add_busy(agent, c.answered_at, who.leaving ? t : t + wrap);
+    who.wrap_until = who.leaving ? t : t + wrap;
+    add_span(r_.busy, agent, c.answered_at, who.wrap_until);
     if (who.leaving) leave(agent, t);
   }
 
@@ -358,6 +363,9 @@ class Day {
     switch (router_.agent_state(agent)) {
       case AgentState::Offline: return;
       case AgentState::Busy: who.leaving = true; return;
+      case AgentState::Wrapup:  // the shift's end cuts the wrap-up short: it was counted whole
+        add_span(r_.busy, agent, t, who.wrap_until, -1.0);
+        break;
       case AgentState::Reserved: {  // decline the ringing call: it keeps its place
         const std::int32_t call = who.call;
         who.call = -1;
@@ -368,25 +376,29 @@ class Day {
       default: break;
     }
     who.leaving = false;
-    if (router_.agent_state(agent) != AgentState::Offline)
+    if (router_.agent_state(agent) != AgentState::Offline) {
       call_router(Op::Logout, t, -1, static_cast<std::int32_t>(agent), [&] { router_.logout(agent, t, out_); });
+      add_span(r_.logged_in, agent, who.login, t);
+    }
   }
 
-  void add_busy(AgentRef agent, double from, double to) {
+  void add_span(std::vector<double>& per_interval_site, AgentRef agent, double from, double to, double sign = 1.0) {
     const int site = s_.groups[staff_[agent].group].site;
     to = std::min(to, horizon_);
     for (double t = from; t < to;) {
       const auto k = static_cast<std::size_t>(t / s_.interval);
       const double end = std::min(to, (k + 1) * s_.interval);
-      r_.busy[k * s_.routing.n_sites + site] += end - t;
+      per_interval_site[k * s_.routing.n_sites + site] += sign * (end - t);
       t = end;
     }
   }
 
-  void finish() {  // calls still talking at the horizon: count their talk so far
+  void finish() {  // calls and agents still there at the horizon: count their time so far
+    for (AgentRef a = 0; a < staff_.size(); ++a)
+      if (router_.agent_state(a) != AgentState::Offline) add_span(r_.logged_in, a, staff_[a].login, horizon_);
     for (std::size_t call = 0; call < callers_.size(); ++call)
       if (callers_[call].live && r_.outcome[call] == static_cast<std::int8_t>(Outcome::Answered))
-        add_busy(static_cast<AgentRef>(callers_[call].agent), callers_[call].answered_at, horizon_);
+        add_span(r_.busy, static_cast<AgentRef>(callers_[call].agent), callers_[call].answered_at, horizon_);
       else if (callers_[call].live)
         r_.wait[call] = horizon_ - r_.arrival[call];
   }

@@ -79,8 +79,9 @@ struct Result {
   std::vector<double> arrival, wait, handle, value;
   std::vector<std::int32_t> plan, region, language, repeats, preferred_agent, agent;
   std::vector<std::int8_t> outcome;
-  // per [interval][site]: agent-seconds spent talking or in wrap-up
-  std::vector<double> busy;
+  // per [interval][site]: agent-seconds talking or in wrap-up, and logged in (a call in
+  // hand at the end of a shift keeps its agent logged in until it ends)
+  std::vector<double> busy, logged_in;
   // the router calls made, when recorded: op, time, call (or -1), agent (or -1)
   std::vector<std::int8_t> op;
   std::vector<double> op_time;

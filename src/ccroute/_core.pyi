@@ -1,4 +1,4 @@
-from typing import Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 from .types import Config, Id, Offer, PlanStats
 
@@ -28,3 +28,8 @@ class Router:
     def agent_state(self, agent_id: Id) -> str: ...
     def agent_reason(self, agent_id: Id) -> Optional[str]: ...
     def stats(self, now: Optional[float] = ...) -> dict[str, PlanStats]: ...
+
+def simulate(config: Config, skills: dict[str, int], demand: list[tuple[Any, ...]],
+             groups: list[tuple[Any, ...]], interval: float, n_intervals: int, answer_delay: float,
+             no_answer_pause: float, record_events: bool, seed: int,
+             progress: Optional[Callable[[float], Any]] = ...) -> dict[str, Any]: ...

@@ -409,6 +409,7 @@ def simulate(config, dict skills, list demand, list groups, double interval, int
         "agent": _array(r.agent.data(), r.agent.size(), np.int32),
         "outcome": _array(r.outcome.data(), r.outcome.size(), np.int8),
         "busy": _array(r.busy.data(), r.busy.size(), np.float64),
+        "logged_in": _array(r.logged_in.data(), r.logged_in.size(), np.float64),
         "agent_group": _array(r.agent_group.data(), r.agent_group.size(), np.int32),
         "events": r.events,
     }

@@ -135,7 +135,7 @@ cdef extern from "sim.hpp" namespace "ccroute::sim" nogil:
         vector[double] arrival, wait, handle, value
         vector[int32_t] plan, region, language, repeats, preferred_agent, agent
         vector[int8_t] outcome
-        vector[double] busy
+        vector[double] busy, logged_in
         vector[int8_t] op
         vector[double] op_time
         vector[int32_t] op_call, op_agent

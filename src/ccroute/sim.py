@@ -88,7 +88,7 @@ def _progress_callback(progress: Progress) -> Optional[Callable[[float], Any]]:
     if callable(progress):
         return progress
     try:
-        from tqdm import tqdm
+        from tqdm import tqdm  # type: ignore[import-untyped]
     except ImportError:
         print("ccroute: no progress bar (pip install 'ccroute[progress]' for tqdm)")
         return None
@@ -143,8 +143,8 @@ class Result:
         n_sites = len(routing.sites)
         self.busy = raw.pop("busy").reshape(scenario.intervals, n_sites)
         """Agent-seconds talking or in wrap-up, per [interval, site]."""
-        self.staffed = _staffed(scenario)
-        """Agent-seconds logged in by roster, per [interval, site]."""
+        self.staffed = raw.pop("logged_in").reshape(scenario.intervals, n_sites)
+        """Agent-seconds logged in, per [interval, site]: the roster, plus calls finished after a shift's end."""
         self.agent_group = raw.pop("agent_group")
         self.events_log = {k: raw.pop(k) for k in list(raw) if k.startswith(("op", "offer_"))}
         calls = raw
@@ -259,7 +259,7 @@ class Result:
         outcome = np.array(["in_system", "answered", "abandoned"])
         columns = ["arrival", "plan", "region", "language", "value", "repeats", "wait", "handle", "agent",
                    "site", "outcome", "home", "in_language"]
-        rows: list[Sequence[Any]] = []
+        rows: list[Any] = []
         for col in columns:
             data = self.calls[col]
             if col in names:
@@ -277,18 +277,6 @@ class Result:
             f.write(",".join(columns) + "\n")
             for row in zip(*rows):
                 f.write(",".join(str(x) for x in row) + "\n")
-
-
-def _staffed(scenario: Scenario) -> np.ndarray:
-    """Agent-seconds on shift per [interval, site], from the roster."""
-    staffed = np.zeros((scenario.intervals, len(scenario.routing.sites)))
-    bounds = np.arange(scenario.intervals) * scenario.interval
-    for g in scenario.agents:
-        site = scenario.routing.sites.index(g.site)
-        for start, end in g.shifts:
-            overlap = np.clip(np.minimum(end, bounds + scenario.interval) - np.maximum(start, bounds), 0.0, None)
-            staffed[:, site] += g.count * overlap
-    return staffed
 
 
 @dataclass(frozen=True)

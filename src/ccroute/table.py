@@ -57,7 +57,7 @@ class Table:
                 f.write(",".join([label, *(repr(col[i].item()) for col in self.columns.values())]) + "\n")
 
     def to_pandas(self) -> Any:
-        import pandas as pd
+        import pandas as pd  # type: ignore[import-untyped]
 
         return pd.DataFrame(self.columns, index=pd.Index(self.index, name=self.index_name))
 
