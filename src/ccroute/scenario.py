@@ -187,6 +187,17 @@ class Scenario:
             return cls.from_dict(tomllib.load(f), name=Path(path).stem)
 
     @classmethod
+    def load_variant(cls, base: Union[str, Path], variant: Union[str, Path]) -> "Scenario":
+        """The base scenario with a variant file laid over it.
+
+        A variant lists only what changes: its tables update the base's (so a variant with
+        just ``[[routing.plans]]`` keeps the base's sites, regions, demand and staff).
+        """
+        with open(base, "rb") as f, open(variant, "rb") as g:
+            data = _merged(tomllib.load(f), tomllib.load(g))
+        return cls.from_dict({**data, "name": Path(variant).stem}, name=Path(variant).stem)
+
+    @classmethod
     def from_dict(cls, data: Mapping[str, Any], name: str = "") -> "Scenario":
         """Builds a scenario from parsed TOML (``Scenario.load`` documents the layout)."""
         try:
@@ -197,7 +208,8 @@ class Scenario:
             mixes = {k: [Callers(**c) for c in v] for k, v in data.get("callers", {}).items()}
             demand = [_demand(d, curves, mixes, interval, intervals) for d in data.get("demand", [])]
             shifts = {k: _shift_hours(k, v) for k, v in data.get("shift_hours", {}).items()}
-            agents = [g for a in data.get("agents", []) for g in _agent_groups(a, shifts)]
+            rosters = data.get("rosters", {})
+            agents = [g for a in data.get("agents", []) for g in _agent_groups(a, shifts, rosters)]
             return cls(routing, demand, agents, interval=interval, intervals=intervals,
                        answer_delay=float(data.get("answer_delay", 0.0)),
                        no_answer_pause=float(data.get("no_answer_pause", 30.0)),
@@ -246,11 +258,38 @@ def _shift_hours(name: str, value: Any) -> list[tuple[float, float]]:
     return [(3600.0 * a, 3600.0 * b) for a, b in pairs]
 
 
-def _agent_groups(a: Mapping[str, Any], shifts: Mapping[str, list[tuple[float, float]]]) -> list[AgentGroup]:
-    """One ``[[agents]]`` entry: ``counts = {shift: n}`` makes one group per shift."""
+def _agent_groups(a: Mapping[str, Any], shifts: Mapping[str, list[tuple[float, float]]],
+                  rosters: Mapping[str, Mapping[str, float]]) -> list[AgentGroup]:
+    """One ``[[agents]]`` entry: one group per shift, from ``counts = {shift: n}`` or ``count`` and ``roster``."""
     a = dict(a)
-    counts = a.pop("counts", None)
-    if counts is None:
-        return [AgentGroup(**a)]
     name = a.pop("name")
+    if "roster" in a:
+        roster = rosters[a.pop("roster")]
+        counts = _split(a.pop("count"), roster)
+    elif "counts" in a:
+        counts = a.pop("counts")
+    else:
+        return [AgentGroup(name=name, **a)]
     return [AgentGroup(name=f"{name}/{shift}", shifts=shifts[shift], count=n, **a) for shift, n in counts.items()]
+
+
+def _split(count: int, shares: Mapping[str, float]) -> dict[str, int]:
+    """``count`` agents over the shifts in proportion to ``shares``, summing exactly to ``count``."""
+    total = sum(shares.values())
+    exact = {k: count * v / total for k, v in shares.items()}
+    counts = {k: math.floor(x) for k, x in exact.items()}
+    by_remainder = sorted(exact, key=lambda k: counts[k] - exact[k])  # largest remainder first
+    for k in by_remainder[:count - sum(counts.values())]:
+        counts[k] += 1
+    return counts
+
+
+def _merged(base: Mapping[str, Any], variant: Mapping[str, Any]) -> dict[str, Any]:
+    """``variant`` over ``base``: its tables update the base's tables, other values replace."""
+    merged = dict(base)
+    for key, value in variant.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged

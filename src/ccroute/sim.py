@@ -287,10 +287,16 @@ class Comparison:
     results: Sequence[Result]
 
     def table(self) -> Table:
-        """One row per configuration: overall and VIP-relevant KPIs."""
+        """One row per configuration: the centre's headline KPIs."""
         rows = [r.summary() for r in self.results]
         columns = {k: np.array([row[k] for row in rows]) for k in rows[0]}
         return Table("routing", list(self.names), columns)
+
+    def service_levels(self) -> Table:
+        """One row per configuration, one column per plan: its service level."""
+        plans = [p.name for p in self.results[0].scenario.routing.plans]
+        columns = {p: np.array([r.by_plan().row(p)["service_level"] for r in self.results]) for p in plans}
+        return Table("routing", list(self.names), columns, shares=plans)
 
 
 def compare(scenario: Scenario, variants: Mapping[str, Scenario], seed: int = 0,

@@ -17,8 +17,9 @@ SHARES = ("service_level", "abandon_rate", "home_share", "language_share", "occu
 class Table:
     """Rows labelled by ``index`` (named ``index_name``), columns of equal length."""
 
-    def __init__(self, index_name: str, index: Sequence[str], columns: Mapping[str, Any]) -> None:
-        self.index_name, self.index = index_name, list(index)
+    def __init__(self, index_name: str, index: Sequence[str], columns: Mapping[str, Any],
+                 shares: Sequence[str] = SHARES) -> None:
+        self.index_name, self.index, self.shares = index_name, list(index), tuple(shares)
         self.columns = {k: np.asarray(v) for k, v in columns.items()}
         for name, column in self.columns.items():
             if len(column) != len(self.index):
@@ -38,11 +39,11 @@ class Table:
     def with_total(self, label: str, totals: Mapping[str, Any]) -> "Table":
         """This table with one more row (e.g. the whole centre)."""
         columns = {k: np.concatenate([v, np.asarray(totals[k])]) for k, v in self.columns.items()}
-        return Table(self.index_name, [*self.index, label], columns)
+        return Table(self.index_name, [*self.index, label], columns, self.shares)
 
     def __str__(self) -> str:
         header = [self.index_name, *self.columns]
-        body = [[label, *(_cell(name, col[i]) for name, col in self.columns.items())]
+        body = [[label, *(_cell(col[i], name in self.shares) for name, col in self.columns.items())]
                 for i, label in enumerate(self.index)]
         widths = [max(len(str(x)) for x in column) for column in zip(header, *body)]
         lines = ["  ".join(h.ljust(w) if j == 0 else h.rjust(w) for j, (h, w) in enumerate(zip(header, widths)))]
@@ -62,12 +63,12 @@ class Table:
         return pd.DataFrame(self.columns, index=pd.Index(self.index, name=self.index_name))
 
 
-def _cell(name: str, value: Any) -> str:
+def _cell(value: Any, share: bool) -> str:
     if isinstance(value, (np.integer, int)):
         return f"{int(value):,}"
     value = float(value)
     if math.isnan(value):
         return "—"
-    if name in SHARES:
+    if share:
         return f"{100 * value:.1f}%"
     return f"{value:,.1f}"
