@@ -39,7 +39,10 @@ def _bad(name: str, rule: str, value: object) -> InvalidArgumentError:
 def _real(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, Real):
         raise _bad(name, "a real number", value)
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # an int or Fraction beyond the doubles: the range checks say so
+        return -math.inf if value < 0 else math.inf
 
 
 def _rate(rate: float) -> float:
@@ -61,6 +64,13 @@ def _time(name: str, value: float) -> float:
     if not x >= 0:  # also rejects NaN; +inf is allowed and means "eventually"
         raise _bad(name, ">= 0", value)
     return x
+
+
+def _load(rate: float, aht: float) -> float:
+    load = rate * aht
+    if not math.isfinite(load):  # each finite, the product not: no model has an answer
+        raise _bad("rate × aht", "finite", load)
+    return load
 
 
 def _agents(agents: int) -> int:
@@ -111,7 +121,7 @@ class ErlangC:
 def erlang_c(rate: float, aht: float, agents: int) -> ErlangC:
     """Erlang C for ``rate`` calls per second, ``aht`` seconds mean handling time, ``agents``."""
     rate, aht, agents = _rate(rate), _positive("aht", aht), _agents(agents)
-    load = rate * aht
+    load = _load(rate, aht)
     if load >= agents:
         p_wait, asa = 1.0, math.inf
     elif load == 0:
@@ -158,7 +168,8 @@ class ErlangA:
         """
         t = _time("t", t)
         n = self._answered.size
-        if t == 0 or n == 0:
+        log_x = -t / self.patience
+        if log_x == 0 or n == 0:  # t == 0, or too small against patience to answer anyone queued
             return self._p_immediate
         if math.isinf(t):
             return min(1.0, self._p_immediate + float(self._answered.sum()))
@@ -167,20 +178,37 @@ class ErlangA:
         #   P(wait <= t | answered, k ahead) = P(J > k),  J ~ NegBinomial(y + 1, x),
         # with y = c·mu/theta and x = exp(-theta·t) (the incomplete-beta form of Mandelbaum &
         # Zeltyn's M/M/n+M summary at integer order). Its pmf is one vectorised recurrence of
-        # positive terms: exact, no scipy, and no cancellation, unlike uniformising the
-        # queue-position chain, which needs a matrix exponential per queue length.
+        # positive terms: exact, no scipy, unlike uniformising the queue-position chain, which
+        # needs a matrix exponential per queue length.
         y = self.agents * self.patience / self.aht
-        log_x = -t / self.patience
-        j = np.arange(1, n, dtype=float)
-        log_q = ((y + 1.0) * log_x
-                 + np.concatenate(([0.0], np.cumsum(np.log((y + j) / j))))
-                 + np.arange(n) * math.log(-math.expm1(log_x)))
-        beyond = np.clip(1.0 - np.cumsum(np.exp(log_q)), 0.0, 1.0)  # P(J > k)
-        return min(1.0, self._p_immediate + float(self._answered @ beyond))
+        below = np.cumsum(np.exp(_log_wait_pmf(y, log_x, n)))  # P(J <= k)
+        beyond = 1.0 - below  # P(J > k): exact enough while it is >= 1/2
+        if below[-1] > 0.5:
+            # Small upper tails would be lost to cancellation in 1 - P(J <= k): sum them from the
+            # right instead, over a pmf extended past n until the rest is below exp(-_CUTOFF) of
+            # them (term ratios (y + m)/m·(1 - x) fall with m, so the rest is geometric).
+            size = 2 * n
+            while True:
+                log_q = _log_wait_pmf(y, log_x, size)
+                ratio = math.exp(math.log((y + size) / size) + math.log(-math.expm1(log_x)))
+                if ratio < 1 and (log_q[-1] + math.log(ratio) - math.log1p(-ratio)
+                                  < float(log_q[n:].max()) - _CUTOFF):
+                    break
+                size *= 2
+            above = np.cumsum(np.exp(log_q)[::-1])[::-1]  # P(J >= m)
+            beyond = np.where(below <= 0.5, beyond, above[1:n + 1])
+        return min(1.0, self._p_immediate + float(self._answered @ np.clip(beyond, 0.0, 1.0)))
 
     def service_level_answered(self, t: float) -> float:
         """P(wait <= t | answered): the share of answered calls answered within ``t`` seconds."""
         return min(1.0, self.service_level(t) / (1.0 - self.p_abandon))
+
+
+def _log_wait_pmf(y: float, log_x: float, size: int) -> np.ndarray:
+    """log P(J = m) for m < size, J ~ NegBinomial(y + 1, x): C(m + y, m) x^(y+1) (1 - x)^m."""
+    m = np.arange(1, size, dtype=float)
+    return ((y + 1.0) * log_x + np.concatenate(([0.0], np.cumsum(np.log((y + m) / m))))
+            + np.arange(size) * math.log(-math.expm1(log_x)))
 
 
 def _log_queue_states(load: float, agents: int, r: float) -> np.ndarray:
@@ -204,8 +232,9 @@ def _log_queue_states(load: float, agents: int, r: float) -> np.ndarray:
             return np.concatenate(parts)
         if start > _MAX_QUEUE_STATES:
             raise InvalidArgumentError(
-                f"a patience of {1 / r:g} × aht is too long for a load of {load:g} on {agents} agents:"
-                f" over {_MAX_QUEUE_STATES} queue states; use erlang_c for a stable queue")
+                f"a patience of {1 / r if r else math.inf:g} × aht is too long for a load of"
+                f" {load:g} on {agents} agents: over {_MAX_QUEUE_STATES} queue states; use erlang_c"
+                f" for a stable queue")
         size *= 2
 
 
@@ -217,7 +246,7 @@ def erlang_a(rate: float, aht: float, patience: float, agents: int) -> ErlangA:
     """
     rate, aht = _rate(rate), _positive("aht", aht)
     patience, agents = _positive("patience", patience), _agents(agents)
-    load = rate * aht
+    load = _load(rate, aht)
     if load == 0:
         return ErlangA(rate, aht, patience, agents, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, np.zeros(0))
     c, r = agents, aht / patience
@@ -241,6 +270,25 @@ def erlang_a(rate: float, aht: float, patience: float, agents: int) -> ErlangA:
                    _p_immediate=head / z, _answered=answered)
 
 
+def _overload_service_bound(load: float, aht: float, patience: float, agents: int,
+                            t: float) -> float:
+    """An upper bound on the Erlang A service level within ``t`` for ``agents`` < ``load``.
+
+    Why: with a patience far above aht, the exact chain of an overloaded queue has millions of
+    states, and agents_for probes such counts on its way to the answer. For agents < load the
+    state probabilities rise up to a queue of top = (load - agents) × patience / aht, so
+    P(queue <= K) <= (agents + K + 1) / (top - K); a caller with more than K ahead is answered
+    within t with probability P(J > K) <= E[J] / (K + 1) (Markov; J as in ErlangA.service_level).
+    Returns 1 (no information) when the bound says nothing.
+    """
+    top = (load - agents) * patience / aht
+    mean_j = (agents * patience / aht + 1.0) * math.expm1(t / patience)
+    if not (top >= 1 and math.isfinite(mean_j * top)):
+        return 1.0
+    k = min(math.floor(math.sqrt(mean_j * top)), math.floor(top - 1.0))  # about the sum's minimum
+    return min(1.0, (agents + k + 1) / (top - k) + mean_j / (k + 1))
+
+
 def agents_for(rate: float, aht: float, threshold: float, target: float,
                patience: Optional[float] = None) -> int:
     """Smallest number of agents for which the share of calls answered within ``threshold``
@@ -253,7 +301,7 @@ def agents_for(rate: float, aht: float, threshold: float, target: float,
     target = _real("target", target)
     if not 0 < target < 1:
         raise _bad("target", "in (0, 1)", target)
-    load = rate * aht
+    load = _load(rate, aht)
     meets: Callable[[int], bool]
     if patience is None:
         lo = math.floor(load) + 1
@@ -264,6 +312,8 @@ def agents_for(rate: float, aht: float, threshold: float, target: float,
         # at most c·mu calls per second are answered, so the share is below c / load
         lo = max(1, math.floor(target * load))
         def meets(c: int) -> bool:
+            if c < load and _overload_service_bound(load, aht, patience, c, threshold) < target:
+                return False
             return erlang_a(rate, aht, patience, c).service_level(threshold) >= target
     # the service level rises with the agent count: double, then bisect
     hi = lo
