@@ -4,17 +4,7 @@
 #include <string.h>
 
 #include "ccroute.h"
-
-static int passed = 0, failed = 0;
-#define CHECK(cond)                                                      \
-    do {                                                                 \
-        if (cond) {                                                      \
-            ++passed;                                                    \
-        } else {                                                         \
-            ++failed;                                                    \
-            printf("FAILED %s:%d: %s\n", __FILE__, __LINE__, #cond);     \
-        }                                                                \
-    } while (0)
+#include "check.h"
 
 enum { SHANGHAI, NANNING, N_SITES };
 enum { GUANGDONG, N_REGIONS };
@@ -175,6 +165,6 @@ int main(void) {
     escalation_offers_at_the_step_time();
     errors_name_the_value_and_change_nothing();
     offer_timeout_reoffers_and_the_agent_goes_not_ready();
-    printf("ccroute %s C API: %d passed, %d failed\n", ccr_version(), passed, failed);
-    return failed == 0 ? 0 : 1;
+    printf("ccroute %s\n", ccr_version());
+    return check_report("C API");
 }

@@ -6,20 +6,11 @@
 #include <string>
 #include <vector>
 
+#include "check.h"
 #include "router.hpp"
 
 using namespace ccroute;
 
-static int passed = 0, failed = 0;
-#define CHECK(cond)                                                     \
-  do {                                                                  \
-    if (cond) {                                                         \
-      ++passed;                                                         \
-    } else {                                                            \
-      ++failed;                                                         \
-      std::printf("FAILED %s:%d: %s\n", __FILE__, __LINE__, #cond);     \
-    }                                                                   \
-  } while (0)
 
 // Skills: 0 vip, 1 lang:yue, 2 card. Sites: 0 shanghai, 1 nanning. Region 0: guangdong.
 static Config bank(std::optional<double> offer_timeout = std::nullopt) {
@@ -194,6 +185,5 @@ int main() {
   wrapup_then_the_next_call_at_its_end();
   offer_timeout_goes_to_the_next_agent();
   bad_input_changes_nothing();
-  std::printf("%d passed, %d failed\n", passed, failed);
-  return failed ? 1 : 0;
+  return check_report("core");
 }

@@ -3,21 +3,12 @@
 #include <cmath>
 #include <cstdio>
 
+#include "check.h"
 #include "sim.hpp"
 
 using namespace ccroute;
 using namespace ccroute::sim;
 
-static int passed = 0, failed = 0;
-#define CHECK(cond)                                                 \
-  do {                                                              \
-    if (cond) {                                                     \
-      ++passed;                                                     \
-    } else {                                                        \
-      ++failed;                                                     \
-      std::printf("FAILED %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-    }                                                               \
-  } while (0)
 
 // One queue, `agents` agents all day, Poisson calls at `rate`, exponential handling.
 static Scenario mmc(int agents, double rate, double aht, double patience, double no_answer = 0) {
@@ -102,6 +93,5 @@ int main() {
   every_call_is_accounted_for();
   busy_time_matches_talk_time();
   bad_scenarios_are_refused();
-  std::printf("simulator: %d passed, %d failed\n", passed, failed);
-  return failed == 0 ? 0 : 1;
+  return check_report("simulator");
 }
