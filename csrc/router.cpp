@@ -192,6 +192,7 @@ CallRef Router::arrive(const CallSpec& spec, double now, std::vector<Offer>& out
   if (spec.preferred_agent != kNone && spec.preferred_wait > 0 &&
       agents_[spec.preferred_agent].state != AgentState::Offline)
     call.preferred_until = now + spec.preferred_wait;
+  call.standing = standing_priority(call);
   call.rank = priority_rank(call);
   tallies_[spec.plan].arrived += 1;
   enqueue(ref, now);
@@ -375,7 +376,7 @@ void Router::enqueue(CallRef ref, double t) {
     offer(ref, best->agent, t);
     return;
   }
-  queues_[q].calls.insert(QueueEntry{call.rank, call.arrival, call.order, ref});
+  queues_[q].calls.insert(entry(call, ref));
   call.queue = q;
   if (std::optional<double> start = next_phase_start(call)) call.timer = start_timer(*start, false, ref);
 }
@@ -391,7 +392,7 @@ void Router::make_ready(AgentRef ref, double t) {
   auto consider = [&](int q) {
     if (queues_[q].calls.empty()) return;
     const QueueEntry& top = *queues_[q].calls.begin();
-    const double p = priority(calls_[top.call], t);
+    const double p = priority(top, q, t);
     if (!best || p > best_priority ||
         (p == best_priority && (top.arrival < best->arrival || (top.arrival == best->arrival && top.order < best->order)))) {
       best = &top;
@@ -429,7 +430,7 @@ void Router::unoffer(CallRef ref, double t, const char* reason) {
 
 void Router::leave_queue(Call& call) {
   if (call.queue == kNone) return;
-  queues_[call.queue].calls.erase(QueueEntry{call.rank, call.arrival, call.order, 0});
+  queues_[call.queue].calls.erase(entry(call, 0));
   call.queue = kNone;
   call.timer = 0;
 }
@@ -500,21 +501,27 @@ int Router::distance(int region, int site) const {
   return region == kNone ? 0 : config_.distance[static_cast<std::size_t>(region) * config_.n_sites + site];
 }
 
-double Router::priority(const Call& call, double t) const {
+// The one statement of a call's priority (DESIGN.md §4.1), split so that its static part
+// can be kept with the call; the sums associate exactly as in the reference model.
+double Router::standing_priority(const Call& call) const {
   const PlanConfig& plan = config_.plans[call.spec.plan];
   return plan.base_priority + plan.value_weight * call.spec.value +
-         plan.repeat_weight * static_cast<double>(call.spec.repeats) + call.spec.priority +
-         plan.aging * (t - call.arrival);
+         plan.repeat_weight * static_cast<double>(call.spec.repeats) + call.spec.priority;
+}
+
+double Router::priority(const Call& call, double t) const {
+  return call.standing + config_.plans[call.spec.plan].aging * (t - call.arrival);
+}
+
+double Router::priority(const QueueEntry& head, int queue, double t) const {
+  return head.standing + config_.plans[queues_[queue].key.plan].aging * (t - head.arrival);
 }
 
 // Within one queue every call shares the plan, so priority(t) differs from this rank by the
 // same aging·t for all of them: the queue can stay ordered by it. (Exactly so whenever the
 // arithmetic is exact; otherwise two calls within one rounding error may swap.)
 double Router::priority_rank(const Call& call) const {
-  const PlanConfig& plan = config_.plans[call.spec.plan];
-  return plan.base_priority + plan.value_weight * call.spec.value +
-         plan.repeat_weight * static_cast<double>(call.spec.repeats) + call.spec.priority -
-         plan.aging * call.arrival;
+  return call.standing - config_.plans[call.spec.plan].aging * call.arrival;
 }
 
 double Router::score(const Call& call, const Profile& profile, double ready_since, double t) const {
@@ -579,8 +586,7 @@ void Router::check_invariants() const {
   for (CallRef ref = 0; ref < calls_.size(); ++ref) {
     const Call& call = calls_[ref];
     if (!call.live) continue;
-    const bool queued = call.queue != kNone && queues_[call.queue].calls.count(
-                                                   QueueEntry{call.rank, call.arrival, call.order, ref});
+    const bool queued = call.queue != kNone && queues_[call.queue].calls.count(entry(call, ref));
     check(queued == (call.state == CallState::Waiting), "a call is queued iff it is waiting");
     if (call.state != CallState::Waiting) {
       holding[call.agent] += 1;

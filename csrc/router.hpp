@@ -150,6 +150,7 @@ class Router {
     int phase = 0;
     AgentRef agent = 0;
     int queue = kNone;
+    double standing = 0.0;    // priority without the aging term, see standing_priority()
     double rank = 0.0;        // static part of the priority, see priority_rank()
     std::uint64_t timer = 0;  // next phase while waiting, offer time-out while offered
   };
@@ -167,6 +168,7 @@ class Router {
     double rank, arrival;
     std::uint64_t order;
     CallRef call;
+    double standing;  // the call's priority but for aging: comparing queue heads needs no call lookup
     bool operator<(const QueueEntry& o) const {
       if (rank != o.rank) return rank > o.rank;
       if (arrival != o.arrival) return arrival < o.arrival;
@@ -212,7 +214,10 @@ class Router {
   int queue_for(const Call& call);
   bool admits(const QueueKey& key, const Profile& profile) const;
   int distance(int region, int site) const;
+  double standing_priority(const Call& call) const;
   double priority(const Call& call, double t) const;
+  double priority(const QueueEntry& head, int queue, double t) const;
+  static QueueEntry entry(const Call& call, CallRef ref) { return {call.rank, call.arrival, call.order, ref, call.standing}; }
   double priority_rank(const Call& call) const;
   std::optional<Candidate> best_agent(const Call& call, const Queue& queue, double t) const;
   std::optional<Candidate> best_in_profile(const Call& call, const Profile& profile, double t) const;
