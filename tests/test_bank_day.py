@@ -96,6 +96,7 @@ def test_compare_runs_the_same_callers_under_each_routing(tmp_path: Path, capsys
     assert main(["compare", str(small), str(pool), "--seed", "2"]) == 0
     printed = capsys.readouterr().out
     assert "small" in printed and "pool" in printed and "home_share" in printed
+    assert "differences from small" in printed and " pp" in printed
 
 
 def test_a_bad_scenario_file_is_reported_by_name(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -76,7 +76,10 @@ def _compare(path: Path, variants: Sequence[Path], seed: int) -> int:
           f"{len(comparison.names)} routings\n")
     print(comparison.table(), end="\n\n")
     print("service level by plan")
-    print(comparison.service_levels())
+    print(comparison.service_levels(), end="\n\n")
+    if len(comparison.names) > 1:
+        print(f"differences from {comparison.names[0]} (pp: percentage points; ASA in seconds)")
+        print(comparison.differences())
     return 0
 
 

@@ -292,6 +292,18 @@ class Comparison:
         columns = {k: np.array([row[k] for row in rows]) for k in rows[0]}
         return Table("routing", list(self.names), columns)
 
+    def differences(self) -> Table:
+        """Each other configuration minus the first, KPI by KPI (shares in points of 1)."""
+        table = self.table()
+        kpis = ("service_level", "abandon_rate", "asa", "home_share", "language_share")
+        plans = [p.name for p in self.results[0].scenario.routing.plans]
+        columns = {k: table[k][1:] - table[k][0] for k in kpis}
+        levels = self.service_levels()
+        for plan in plans:
+            columns[f"{plan}_sl"] = levels[plan][1:] - levels[plan][0]
+        shares = [k for k in columns if k != "asa"]
+        return Table(f"minus {self.names[0]}", list(self.names[1:]), columns, shares=shares, differences=True)
+
     def service_levels(self) -> Table:
         """One row per configuration, one column per plan: its service level."""
         plans = [p.name for p in self.results[0].scenario.routing.plans]

@@ -18,8 +18,9 @@ class Table:
     """Rows labelled by ``index`` (named ``index_name``), columns of equal length."""
 
     def __init__(self, index_name: str, index: Sequence[str], columns: Mapping[str, Any],
-                 shares: Sequence[str] = SHARES) -> None:
+                 shares: Sequence[str] = SHARES, differences: bool = False) -> None:
         self.index_name, self.index, self.shares = index_name, list(index), tuple(shares)
+        self.differences = differences  # values are differences: signed, shares in percentage points
         self.columns = {k: np.asarray(v) for k, v in columns.items()}
         for name, column in self.columns.items():
             if len(column) != len(self.index):
@@ -39,11 +40,11 @@ class Table:
     def with_total(self, label: str, totals: Mapping[str, Any]) -> "Table":
         """This table with one more row (e.g. the whole centre)."""
         columns = {k: np.concatenate([v, np.asarray(totals[k])]) for k, v in self.columns.items()}
-        return Table(self.index_name, [*self.index, label], columns, self.shares)
+        return Table(self.index_name, [*self.index, label], columns, self.shares, self.differences)
 
     def __str__(self) -> str:
         header = [self.index_name, *self.columns]
-        body = [[label, *(_cell(col[i], name in self.shares) for name, col in self.columns.items())]
+        body = [[label, *(_cell(col[i], name in self.shares, self.differences) for name, col in self.columns.items())]
                 for i, label in enumerate(self.index)]
         widths = [max(len(str(x)) for x in column) for column in zip(header, *body)]
         lines = ["  ".join(h.ljust(w) if j == 0 else h.rjust(w) for j, (h, w) in enumerate(zip(header, widths)))]
@@ -63,12 +64,13 @@ class Table:
         return pd.DataFrame(self.columns, index=pd.Index(self.index, name=self.index_name))
 
 
-def _cell(value: Any, share: bool) -> str:
+def _cell(value: Any, share: bool, difference: bool) -> str:
+    sign = "+" if difference else ""
     if isinstance(value, (np.integer, int)):
-        return f"{int(value):,}"
+        return f"{int(value):{sign},}"
     value = float(value)
     if math.isnan(value):
         return "—"
     if share:
-        return f"{100 * value:.1f}%"
-    return f"{value:,.1f}"
+        return f"{100 * value:{sign}.1f} pp" if difference else f"{100 * value:.1f}%"
+    return f"{value:{sign},.1f}"
