@@ -128,7 +128,7 @@ void Router::ready(AgentRef ref, double now, std::vector<Offer>& out) {
   begin(now, out);
   require(agent.state == AgentState::Offline || agent.state == AgentState::NotReady ||
               agent.state == AgentState::Wrapup,
-          "agent #" + std::to_string(ref) + " is " + state_name(agent.state));
+          [&] { return "agent #" + std::to_string(ref) + " is " + state_name(agent.state); });
   agent.timer = 0;
   agent.ready_since = now;
   make_ready(ref, now);
@@ -138,7 +138,7 @@ void Router::not_ready(AgentRef ref, double now, const std::string& reason, std:
   Agent& agent = agent_at(ref);
   begin(now, out);
   require(agent.state != AgentState::Reserved && agent.state != AgentState::Busy,
-          "agent #" + std::to_string(ref) + " is " + state_name(agent.state));
+          [&] { return "agent #" + std::to_string(ref) + " is " + state_name(agent.state); });
   if (agent.state == AgentState::Ready) profiles_[agent.profile].ready.erase({agent.ready_since, ref});
   agent.timer = 0;
   agent.state = AgentState::NotReady;
@@ -150,7 +150,7 @@ void Router::logout(AgentRef ref, double now, std::vector<Offer>& out) {
   begin(now, out);
   require(agent.state == AgentState::Ready || agent.state == AgentState::NotReady ||
               agent.state == AgentState::Wrapup,
-          "agent #" + std::to_string(ref) + " is " + state_name(agent.state));
+          [&] { return "agent #" + std::to_string(ref) + " is " + state_name(agent.state); });
   if (agent.state == AgentState::Ready) profiles_[agent.profile].ready.erase({agent.ready_since, ref});
   agent.timer = 0;
   agent.state = AgentState::Offline;
@@ -203,7 +203,7 @@ void Router::accept(CallRef ref, double now, std::vector<Offer>& out) {
   Call& call = call_at(ref);
   begin(now, out);
   require(call.state == CallState::Offered,
-          "call #" + std::to_string(ref) + " is " + state_name(call.state) + ", not offered");
+          [&] { return "call #" + std::to_string(ref) + " is " + state_name(call.state) + ", not offered"; });
   call.state = CallState::Connected;
   call.timer = 0;
   agents_[call.agent].state = AgentState::Busy;
@@ -218,14 +218,15 @@ void Router::reject(CallRef ref, double now, std::vector<Offer>& out) {
   Call& call = call_at(ref);
   begin(now, out);
   require(call.state == CallState::Offered,
-          "call #" + std::to_string(ref) + " is " + state_name(call.state) + ", not offered");
+          [&] { return "call #" + std::to_string(ref) + " is " + state_name(call.state) + ", not offered"; });
   unoffer(ref, now, "rejected");
 }
 
 void Router::abandon(CallRef ref, double now, std::vector<Offer>& out) {
   Call& call = call_at(ref);
   begin(now, out);
-  require(call.state != CallState::Connected, "call #" + std::to_string(ref) + " is connected; use hangup");
+  require(call.state != CallState::Connected,
+          [&] { return "call #" + std::to_string(ref) + " is connected; use hangup"; });
   const bool offered = call.state == CallState::Offered;
   const AgentRef agent = call.agent;
   if (!offered) leave_queue(call);
@@ -238,7 +239,7 @@ void Router::hangup(CallRef ref, double now, std::vector<Offer>& out) {
   Call& call = call_at(ref);
   begin(now, out);
   require(call.state == CallState::Connected,
-          "call #" + std::to_string(ref) + " is " + state_name(call.state) + ", not connected");
+          [&] { return "call #" + std::to_string(ref) + " is " + state_name(call.state) + ", not connected"; });
   const AgentRef agent_ref = call.agent;
   const double plan_wrapup = config_.plans[call.spec.plan].wrapup;
   release(ref);
@@ -314,9 +315,6 @@ Router::Call& Router::call_at(CallRef ref) {
   return calls_[ref];
 }
 
-void Router::require(bool allowed, const std::string& what) const {
-  if (!allowed) fail(ErrorKind::InvalidTransition, what);
-}
 
 // --------------------------------------------------------------------- time
 

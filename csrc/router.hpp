@@ -197,7 +197,12 @@ class Router {
   void check_time(double now) const;
   Agent& agent_at(AgentRef ref);
   Call& call_at(CallRef ref);
-  void require(bool allowed, const std::string& what) const;
+  // Refuses an impossible transition. The message is built only then: these checks sit on
+  // every accept and hang-up, where building strings would cost more than the decision.
+  template <class Message>
+  void require(bool allowed, Message&& what) const {
+    if (!allowed) throw Error(ErrorKind::InvalidTransition, what());
+  }
   // time
   void begin(double now, std::vector<Offer>& out);
   void fire_timers(double now);

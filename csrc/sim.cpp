@@ -144,6 +144,7 @@ class Day {
       if (due && *due < next && *due <= horizon_) {
         ++r_.events;
         call_router(Op::Advance, *due, -1, -1, [&] { router_.advance(*due, out_); });
+        answer_pending(*due);
         continue;
       }
       if (next > horizon_) break;
@@ -151,6 +152,7 @@ class Day {
       events_.pop();
       ++r_.events;
       handle(e);
+      answer_pending(e.time);
       if (progress && r_.events - reported >= (1u << 16)) {
         reported = r_.events;
         progress(e.time / horizon_);
@@ -244,9 +246,16 @@ class Day {
     if (staff_rng_.uniform() < s_.groups[staff_[o.agent].group].no_answer) {
       // The router's offer time-out re-offers the call and sets the agent not ready.
       schedule(o.time + *s_.routing.offer_timeout + s_.no_answer_pause, Kind::Back, o.agent);
-    } else {
+    } else if (s_.answer_delay > 0) {
       schedule(o.time + s_.answer_delay, Kind::Answer, static_cast<std::uint32_t>(call), c.offers);
+    } else {  // answered on the spot: right after the router call that offered it
+      answer_now_.push_back({static_cast<std::uint32_t>(call), c.offers});
     }
+  }
+
+  void answer_pending(double t) {
+    for (std::size_t i = 0; i < answer_now_.size(); ++i) answer(answer_now_[i].first, answer_now_[i].second, t);
+    answer_now_.clear();
   }
 
   void handle(const Event& e) {
@@ -415,6 +424,7 @@ class Day {
   std::vector<Caller> callers_;
   std::vector<std::int32_t> by_ref_;
   std::vector<Offer> out_;
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> answer_now_;  // (call, offer) to accept at once
   double horizon_;
   Result r_;
 };
