@@ -17,7 +17,8 @@ extensions = [
         sources=["src/ccroute/_core.pyx", *core_sources],
         include_dirs=["csrc", "src/ccroute"],
         language="c++",
-        extra_compile_args=CORE_FLAGS,
+        extra_compile_args=[*CORE_FLAGS, "-pthread"],
+        extra_link_args=["-pthread"],  # the journal syncs from a background thread
     )
 ]
 

@@ -78,7 +78,7 @@ def run_arrive_match(benchmark: Any, impl: Impl, states: StateCache, n_agents: i
                 router.abandon(row[0], t)
         for row, offers in zip(rows, results):
             if offers:
-                router.accept(row[0], t)
+                router.accept(row[0], offers[0].agent_id, t)
                 assert router.hangup(row[0], t) == []
 
     def setup() -> tuple[tuple, dict]:
@@ -156,7 +156,7 @@ def run_ready_pick(benchmark: Any, impl: Impl, states: StateCache, n_calls: int,
                     router.not_ready(agent_id, t, reason="busy")
             for offers in results:
                 if offers:
-                    router.reject(offers[0].call_id, t)
+                    router.reject(offers[0].call_id, offers[0].agent_id, t)
 
     def setup() -> None:
         restore()

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <memory>
 #include <new>
 #include <string>
 #include <utility>
@@ -23,10 +24,15 @@ struct ccr_router {
   explicit ccr_router(ccroute::Config config) : core(std::move(config)) {}
   ccroute::Router core;
   std::vector<ccroute::Offer> offers;
+  std::string snapshot;       // the bytes of the last ccr_snapshot
   mutable std::string error;  // also set by the read-only queries that fail
 };
 
 namespace {
+
+// The message of the last failed call that had no router to keep it (building a config or a
+// router, restoring one): ccr_last_error(NULL) reads it.
+thread_local std::string no_router_error;
 
 ccr_status status_of(ccroute::ErrorKind kind) {
   switch (kind) {
@@ -36,6 +42,7 @@ ccr_status status_of(ccroute::ErrorKind kind) {
     case ccroute::ErrorKind::InvalidArgument: return CCR_INVALID_ARGUMENT;
     case ccroute::ErrorKind::TimeOrder: return CCR_TIME_ORDER;
     case ccroute::ErrorKind::InvalidTransition: return CCR_INVALID_TRANSITION;
+    case ccroute::ErrorKind::Restore: return CCR_RESTORE_ERROR;
   }
   return CCR_INTERNAL_ERROR;
 }
@@ -58,6 +65,19 @@ ccr_status guarded(std::string* error, Body&& body) noexcept {
     return CCR_INTERNAL_ERROR;
   }
 }
+
+// Refuses an argument found bad before the core is reached: like the core's refusals, with a
+// message, so that ccr_last_error() names the bad value after every error status.
+ccr_status refuse(std::string* error, ccr_status status, const std::string& message) noexcept {
+  try {
+    if (error) *error = message;
+  } catch (...) {  // no memory for the message: the status still says what went wrong
+  }
+  return status;
+}
+
+// Inside mutate(): a NULL argument is refused there, so that the last call's offers are dropped too.
+[[noreturn]] void bad_argument(const char* message) { throw ccroute::Error(ccroute::ErrorKind::InvalidArgument, message); }
 
 // A mutating call: the previous offers are dropped, the new ones kept even on an error.
 template <class Body>
@@ -96,11 +116,15 @@ ccr_call ccr_default_call(void) {
 }
 
 ccr_status ccr_config_new(int n_sites, int n_regions, int n_skills, int default_distance, ccr_config** out) {
-  if (!out) return CCR_INVALID_ARGUMENT;
+  if (!out) return refuse(&no_router_error, CCR_INVALID_ARGUMENT, "out is NULL");
   *out = nullptr;
   if (n_sites < 1 || n_sites > ccroute::kMaxSites || n_regions < 0 || n_skills < 0 || default_distance < 0)
-    return CCR_CONFIG_ERROR;
-  return guarded(nullptr, [&] {
+    return refuse(&no_router_error, CCR_CONFIG_ERROR,
+                  "n_sites must be 1.." + std::to_string(ccroute::kMaxSites) +
+                      ", n_regions, n_skills and default_distance >= 0; got " + std::to_string(n_sites) + ", " +
+                      std::to_string(n_regions) + ", " + std::to_string(n_skills) + ", " +
+                      std::to_string(default_distance));
+  return guarded(&no_router_error, [&] {
     auto* config = new ccr_config;
     config->core.n_sites = n_sites;
     config->core.n_regions = n_regions;
@@ -113,24 +137,28 @@ ccr_status ccr_config_new(int n_sites, int n_regions, int n_skills, int default_
 void ccr_config_free(ccr_config* config) { delete config; }
 
 ccr_status ccr_config_set_distance(ccr_config* config, int region, int site, int tier) {
-  if (!config) return CCR_INVALID_ARGUMENT;
+  if (!config) return refuse(&no_router_error, CCR_INVALID_ARGUMENT, "config is NULL");
   if (region < 0 || region >= config->core.n_regions || site < 0 || site >= config->core.n_sites)
-    return CCR_UNKNOWN_ID;
-  if (tier < 0) return CCR_CONFIG_ERROR;
+    return refuse(&no_router_error, CCR_UNKNOWN_ID,
+                  "unknown region #" + std::to_string(region) + " or site #" + std::to_string(site));
+  if (tier < 0)
+    return refuse(&no_router_error, CCR_CONFIG_ERROR, "distance tiers must be >= 0, got " + std::to_string(tier));
   config->core.distance[static_cast<size_t>(region) * config->core.n_sites + site] = tier;
   return CCR_OK;
 }
 
 ccr_status ccr_config_set_offer_timeout(ccr_config* config, double seconds) {
-  if (!config || std::isnan(seconds)) return CCR_INVALID_ARGUMENT;
+  if (!config || std::isnan(seconds))
+    return refuse(&no_router_error, CCR_INVALID_ARGUMENT, config ? "offer_timeout is NaN" : "config is NULL");
   config->core.offer_timeout = seconds > 0 ? std::optional<double>(seconds) : std::nullopt;
   return CCR_OK;
 }
 
 ccr_status ccr_config_add_plan(ccr_config* config, const char* name, const ccr_plan* plan, const ccr_step* steps,
                                size_t n_steps, int* plan_out) {
-  if (!config || !name || !plan || (!steps && n_steps)) return CCR_INVALID_ARGUMENT;
-  return guarded(nullptr, [&] {
+  if (!config || !name || !plan || (!steps && n_steps))
+    return refuse(&no_router_error, CCR_INVALID_ARGUMENT, "config, name, plan or steps is NULL");
+  return guarded(&no_router_error, [&] {
     ccroute::PlanConfig p;
     p.name = name;
     p.base_priority = plan->base_priority;
@@ -156,20 +184,44 @@ ccr_status ccr_config_add_plan(ccr_config* config, const char* name, const ccr_p
 }
 
 ccr_status ccr_router_new(const ccr_config* config, ccr_router** out) {
-  if (!config || !out) return CCR_INVALID_ARGUMENT;
+  if (!config || !out) return refuse(&no_router_error, CCR_INVALID_ARGUMENT, "config or out is NULL");
   *out = nullptr;
   // The core validates the whole configuration (steps, weights, levels) when it is built.
-  return guarded(nullptr, [&] { *out = new ccr_router(config->core); });
+  return guarded(&no_router_error, [&] { *out = new ccr_router(config->core); });
 }
 
 void ccr_router_free(ccr_router* router) { delete router; }
 
-const char* ccr_last_error(const ccr_router* router) { return router ? router->error.c_str() : "no router"; }
+ccr_status ccr_snapshot(ccr_router* router, const void** data, size_t* size) {
+  if (!router) return CCR_INVALID_ARGUMENT;
+  if (!data || !size) return refuse(&router->error, CCR_INVALID_ARGUMENT, "data or size is NULL");
+  return guarded(&router->error, [&] {
+    router->snapshot = router->core.snapshot({});
+    *data = router->snapshot.data();
+    *size = router->snapshot.size();
+  });
+}
+
+ccr_status ccr_router_restore(const ccr_config* config, const void* data, size_t size, ccr_router** out) {
+  if (!config || !out || (!data && size))
+    return refuse(&no_router_error, CCR_INVALID_ARGUMENT, "config, out or data is NULL");
+  *out = nullptr;
+  return guarded(&no_router_error, [&] {
+    auto router = std::make_unique<ccr_router>(config->core);
+    std::vector<std::string> no_keys;
+    router->core.restore(std::string_view(static_cast<const char*>(data), size), no_keys);
+    *out = router.release();
+  });
+}
+
+const char* ccr_last_error(const ccr_router* router) {
+  return router ? router->error.c_str() : no_router_error.c_str();
+}
 
 ccr_status ccr_add_agent(ccr_router* router, int site, const ccr_skill_level* skills, size_t n_skills, double wrapup,
                          uint32_t* agent_out) {
-  if (!skills && n_skills) return CCR_INVALID_ARGUMENT;
   return mutate(router, [&](ccroute::Router& core, auto&) {
+    if (!skills && n_skills) bad_argument("skills is NULL");
     const auto own_wrapup = wrapup < 0 ? std::nullopt : std::optional<double>(wrapup);
     const ccroute::AgentRef agent = core.add_agent(site, skill_levels(skills, n_skills), own_wrapup);
     if (agent_out) *agent_out = agent;
@@ -177,8 +229,8 @@ ccr_status ccr_add_agent(ccr_router* router, int site, const ccr_skill_level* sk
 }
 
 ccr_status ccr_arrive(ccr_router* router, const ccr_call* call, double now, uint32_t* call_out) {
-  if (!call) return CCR_INVALID_ARGUMENT;
   return mutate(router, [&](ccroute::Router& core, auto& offers) {
+    if (!call) bad_argument("call is NULL");
     ccroute::CallSpec spec;
     spec.plan = call->plan;
     spec.region = call->region;
@@ -207,12 +259,12 @@ ccr_status ccr_logout(ccr_router* router, uint32_t agent, double now) {
   return mutate(router, [&](ccroute::Router& core, auto& offers) { core.logout(agent, now, offers); });
 }
 
-ccr_status ccr_accept(ccr_router* router, uint32_t call, double now) {
-  return mutate(router, [&](ccroute::Router& core, auto& offers) { core.accept(call, now, offers); });
+ccr_status ccr_accept(ccr_router* router, uint32_t call, uint32_t agent, double now) {
+  return mutate(router, [&](ccroute::Router& core, auto& offers) { core.accept(call, agent, now, offers); });
 }
 
-ccr_status ccr_reject(ccr_router* router, uint32_t call, double now) {
-  return mutate(router, [&](ccroute::Router& core, auto& offers) { core.reject(call, now, offers); });
+ccr_status ccr_reject(ccr_router* router, uint32_t call, uint32_t agent, double now) {
+  return mutate(router, [&](ccroute::Router& core, auto& offers) { core.reject(call, agent, now, offers); });
 }
 
 ccr_status ccr_abandon(ccr_router* router, uint32_t call, double now) {
@@ -225,6 +277,47 @@ ccr_status ccr_hangup(ccr_router* router, uint32_t call, double now) {
 
 ccr_status ccr_advance(ccr_router* router, double now) {
   return mutate(router, [&](ccroute::Router& core, auto& offers) { core.advance(now, offers); });
+}
+
+ccr_status ccr_set_skills(ccr_router* router, uint32_t agent, int site, const ccr_skill_level* skills, size_t n_skills,
+                          double now) {
+  return mutate(router, [&](ccroute::Router& core, auto& offers) {
+    if (!skills && n_skills) bad_argument("skills is NULL");
+    const auto new_site = site == CCR_NONE ? std::nullopt : std::optional<int>(site);
+    const auto levels = skills ? std::optional(skill_levels(skills, n_skills)) : std::nullopt;
+    core.set_skills(agent, new_site, levels, now, offers);
+  });
+}
+
+ccr_status ccr_remove_agent(ccr_router* router, uint32_t agent, double now) {
+  return mutate(router, [&](ccroute::Router& core, auto& offers) { core.remove_agent(agent, now, offers); });
+}
+
+ccr_status ccr_transfer(ccr_router* router, uint32_t call, int plan, double now) {
+  return mutate(router, [&](ccroute::Router& core, auto& offers) { core.transfer(call, plan, now, offers); });
+}
+
+ccr_status ccr_reprioritize(ccr_router* router, uint32_t call, const double* value, const double* priority,
+                            double now) {
+  return mutate(router, [&](ccroute::Router& core, auto& offers) {
+    core.reprioritize(call, value ? std::optional(*value) : std::nullopt,
+                      priority ? std::optional(*priority) : std::nullopt, now, offers);
+  });
+}
+
+ccr_status ccr_reconfigure(ccr_router* router, const ccr_config* config, const int* plan_map, const int* site_map,
+                           const int* region_map, double now) {
+  return mutate(router, [&](ccroute::Router& core, auto& offers) {
+    if (!config) bad_argument("config is NULL");
+    const ccroute::Config& old = core.config();
+    auto map = [](const int* entries, std::size_t n, const char* what) {
+      if (!entries && n) bad_argument(what);
+      return std::vector<int>(entries, entries + n);
+    };
+    core.reconfigure(config->core, map(plan_map, old.plans.size(), "plan_map is NULL"),
+                     map(site_map, static_cast<std::size_t>(old.n_sites), "site_map is NULL"),
+                     map(region_map, static_cast<std::size_t>(old.n_regions), "region_map is NULL"), now, offers);
+  });
 }
 
 const ccr_offer* ccr_offers(const ccr_router* router, size_t* n_offers) {
@@ -242,17 +335,20 @@ int ccr_next_due(const ccr_router* router, double* due) {
 }
 
 ccr_status ccr_agent_state_of(const ccr_router* router, uint32_t agent, ccr_agent_state* out) {
-  if (!router || !out) return CCR_INVALID_ARGUMENT;
+  if (!router) return CCR_INVALID_ARGUMENT;
+  if (!out) return refuse(&router->error, CCR_INVALID_ARGUMENT, "out is NULL");
   return guarded(&router->error, [&] { *out = static_cast<ccr_agent_state>(router->core.agent_state(agent)); });
 }
 
 ccr_status ccr_call_state_of(const ccr_router* router, uint32_t call, ccr_call_state* out) {
-  if (!router || !out) return CCR_INVALID_ARGUMENT;
+  if (!router) return CCR_INVALID_ARGUMENT;
+  if (!out) return refuse(&router->error, CCR_INVALID_ARGUMENT, "out is NULL");
   return guarded(&router->error, [&] { *out = static_cast<ccr_call_state>(router->core.call_state(call)); });
 }
 
 ccr_status ccr_stats(const ccr_router* router, double now, ccr_plan_stats* out, size_t n_plans) {
-  if (!router || !out) return CCR_INVALID_ARGUMENT;
+  if (!router) return CCR_INVALID_ARGUMENT;
+  if (!out) return refuse(&router->error, CCR_INVALID_ARGUMENT, "out is NULL");
   return guarded(&router->error, [&] {
     const auto stats = router->core.stats(now);
     if (n_plans < stats.size())

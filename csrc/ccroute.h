@@ -38,12 +38,13 @@ typedef enum ccr_status {
     CCR_TIME_ORDER,          /* time went backwards */
     CCR_INVALID_TRANSITION,  /* e.g. accepting a call that was not offered */
     CCR_NO_MEMORY,
-    CCR_INTERNAL_ERROR
+    CCR_INTERNAL_ERROR,
+    CCR_RESTORE_ERROR        /* a snapshot that is truncated, corrupt, of another version or configuration */
 } ccr_status;
 
 typedef enum ccr_agent_state {
     CCR_AGENT_OFFLINE, CCR_AGENT_READY, CCR_AGENT_RESERVED,
-    CCR_AGENT_BUSY, CCR_AGENT_WRAPUP, CCR_AGENT_NOT_READY
+    CCR_AGENT_BUSY, CCR_AGENT_WRAPUP, CCR_AGENT_NOT_READY, CCR_AGENT_REMOVED
 } ccr_agent_state;
 
 typedef enum ccr_call_state { CCR_CALL_WAITING, CCR_CALL_OFFERED, CCR_CALL_CONNECTED } ccr_call_state;
@@ -111,7 +112,9 @@ CCR_API ccr_status ccr_config_add_plan(ccr_config *config, const char *name, con
 /* --- the router */
 CCR_API ccr_status ccr_router_new(const ccr_config *config, ccr_router **out);
 CCR_API void ccr_router_free(ccr_router *router);
-CCR_API const char *ccr_last_error(const ccr_router *router); /* "" after success */
+/* "" after success. With NULL: the message of this thread's last failed ccr_config_new,
+ * ccr_config_add_plan, ccr_router_new or ccr_router_restore. */
+CCR_API const char *ccr_last_error(const ccr_router *router);
 
 /* wrapup < 0: the plan's wrap-up time applies. */
 CCR_API ccr_status ccr_add_agent(ccr_router *router, int site, const ccr_skill_level *skills,
@@ -121,11 +124,43 @@ CCR_API ccr_status ccr_arrive(ccr_router *router, const ccr_call *call, double n
 CCR_API ccr_status ccr_ready(ccr_router *router, uint32_t agent, double now);
 CCR_API ccr_status ccr_not_ready(ccr_router *router, uint32_t agent, double now, const char *reason);
 CCR_API ccr_status ccr_logout(ccr_router *router, uint32_t agent, double now);
-CCR_API ccr_status ccr_accept(ccr_router *router, uint32_t call, double now);
-CCR_API ccr_status ccr_reject(ccr_router *router, uint32_t call, double now);
+/* Accept and reject name the agent who answered: only the agent holding the call's current
+ * offer may. A late answer (the offer timed out and the call went to another agent, or the
+ * caller left) is refused with CCR_INVALID_TRANSITION, naming the call, the agent and the
+ * current holder, and changes nothing. */
+CCR_API ccr_status ccr_accept(ccr_router *router, uint32_t call, uint32_t agent, double now);
+CCR_API ccr_status ccr_reject(ccr_router *router, uint32_t call, uint32_t agent, double now);
 CCR_API ccr_status ccr_abandon(ccr_router *router, uint32_t call, double now);
 CCR_API ccr_status ccr_hangup(ccr_router *router, uint32_t call, double now);
 CCR_API ccr_status ccr_advance(ccr_router *router, double now);
+
+/* --- live changes: what supervisors do during the day, without a restart.
+ * Skills (all of them: a replacement; skills NULL and n_skills 0 keep them) and/or site
+ * (CCR_NONE keeps it). A ready agent is then routed as if it had just become ready. */
+CCR_API ccr_status ccr_set_skills(ccr_router *router, uint32_t agent, int site, const ccr_skill_level *skills,
+                                  size_t n_skills, double now);
+/* Takes an agent out for good; CCR_INVALID_TRANSITION while it holds a call. */
+CCR_API ccr_status ccr_remove_agent(ccr_router *router, uint32_t agent, double now);
+/* Moves a waiting call to another plan, keeping its arrival; CCR_INVALID_TRANSITION unless waiting. */
+CCR_API ccr_status ccr_transfer(ccr_router *router, uint32_t call, int plan, double now);
+/* A waiting or offered call's value and/or extra priority (NULL keeps it). */
+CCR_API ccr_status ccr_reprioritize(ccr_router *router, uint32_t call, const double *value, const double *priority,
+                                    double now);
+/* Replaces the configuration. The maps give, for each old plan, site and region, its number
+ * in the new configuration or CCR_NONE (gone): a live call whose plan or region is gone, or an
+ * agent whose site is gone, refuses the change (CCR_CONFIG_ERROR) before anything changes.
+ * Then waiting calls re-enter under their new plans, the most urgent first. The new config
+ * must keep every skill of the old one (it may add some). */
+CCR_API ccr_status ccr_reconfigure(ccr_router *router, const ccr_config *config, const int *plan_map,
+                                   const int *site_map, const int *region_map, double now);
+
+/* --- snapshots: the router's whole state as bytes (versioned, checksummed, tagged with the
+ *     configuration). ccr_snapshot's bytes stay valid until the next call on the router.
+ *     ccr_router_restore builds a router from the same configuration and the bytes: it
+ *     continues exactly as the original would, with the same call handles. */
+CCR_API ccr_status ccr_snapshot(ccr_router *router, const void **data, size_t *size);
+CCR_API ccr_status ccr_router_restore(const ccr_config *config, const void *data, size_t size,
+                                      ccr_router **out);
 
 /* The offers caused by the last mutating call. */
 CCR_API const ccr_offer *ccr_offers(const ccr_router *router, size_t *n_offers);

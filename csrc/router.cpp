@@ -15,23 +15,6 @@ std::string num(double x) {
   return std::string(buf, r.ptr);
 }
 
-const char* state_name(AgentState s) {
-  static const char* names[] = {"offline", "ready", "reserved", "busy", "wrapup", "not_ready"};
-  return names[static_cast<int>(s)];
-}
-
-const char* state_name(CallState s) {
-  static const char* names[] = {"waiting", "offered", "connected"};
-  return names[static_cast<int>(s)];
-}
-
-[[noreturn]] void fail(ErrorKind kind, const std::string& message) { throw Error(kind, message); }
-
-void check_finite(const char* what, double x, double minimum = -INFINITY) {
-  if (!std::isfinite(x) || x < minimum)
-    fail(ErrorKind::InvalidArgument, std::string(what) + " must be a finite number" +
-                                         (minimum == -INFINITY ? "" : " >= " + num(minimum)) + ", got " + num(x));
-}
 
 void check_config(const Config& c) {
   auto bad = [](const std::string& m) { fail(ErrorKind::Config, m); };
@@ -41,6 +24,13 @@ void check_config(const Config& c) {
   for (int d : c.distance)
     if (d < 0) bad("distance tiers must be >= 0, got " + std::to_string(d));
   if (c.plans.empty()) bad("a config needs at least one plan");
+  // Skills are numbered by SkillRef (16 bits): more could not be named, and would size
+  // every agent's levels by the count (n_skills = INT_MAX allocated 64 GB).
+  if (c.n_skills < 0 || c.n_skills > std::numeric_limits<SkillRef>::max())
+    bad("n_skills must be 0.." + std::to_string(std::numeric_limits<SkillRef>::max()) + ", got " +
+        std::to_string(c.n_skills));
+  if ((!c.skill_names.empty() && c.skill_names.size() != static_cast<std::size_t>(c.n_skills)))
+    bad("skill_names must be empty or name all n_skills skills");
   if (c.offer_timeout && !(std::isfinite(*c.offer_timeout) && *c.offer_timeout > 0))
     bad("offer_timeout must be > 0, got " + num(*c.offer_timeout));
   for (const PlanConfig& p : c.plans) {
@@ -68,6 +58,24 @@ void check_config(const Config& c) {
 
 }  // namespace
 
+const char* state_name(AgentState s) {
+  static const char* names[] = {"offline", "ready", "reserved", "busy", "wrapup", "not_ready", "removed"};
+  return names[static_cast<int>(s)];
+}
+
+const char* state_name(CallState s) {
+  static const char* names[] = {"waiting", "offered", "connected"};
+  return names[static_cast<int>(s)];
+}
+
+void fail(ErrorKind kind, const std::string& message) { throw Error(kind, message); }
+
+void check_finite(const char* what, double x, double minimum) {
+  if (!std::isfinite(x) || x < minimum)
+    fail(ErrorKind::InvalidArgument, std::string(what) + " must be a finite number" +
+                                         (minimum == -INFINITY ? "" : " >= " + num(minimum)) + ", got " + num(x));
+}
+
 std::size_t Router::QueueKeyHash::operator()(const QueueKey& k) const {
   std::uint64_t h = static_cast<std::uint32_t>(k.plan);
   h = h * 0x9E3779B97F4A7C15ull ^ static_cast<std::uint32_t>(k.phase);
@@ -79,35 +87,43 @@ std::size_t Router::QueueKeyHash::operator()(const QueueKey& k) const {
 Router::Router(Config config) : config_(std::move(config)), now_(-INFINITY) {
   check_config(config_);
   tallies_.resize(config_.plans.size());
+  skill_names_ = config_.skill_names;
+  skill_names_.resize(config_.n_skills);
+  config_tag_ = fingerprint(config_);
 }
 
-SkillRef Router::add_skill() {
+SkillRef Router::add_skill(std::string_view name) {
   if (config_.n_skills >= std::numeric_limits<SkillRef>::max()) fail(ErrorKind::InvalidArgument, "too many skills");
+  skill_names_.emplace_back(name);
   return static_cast<SkillRef>(config_.n_skills++);
 }
 
 // ------------------------------------------------------------------- agents
 
-AgentRef Router::add_agent(int site, const std::vector<SkillLevel>& skills, std::optional<double> wrapup) {
+std::vector<std::uint8_t> Router::levels_of(int site, const std::vector<SkillLevel>& skills) const {
   if (site < 0 || site >= config_.n_sites) fail(ErrorKind::UnknownId, "unknown site #" + std::to_string(site));
   std::vector<std::uint8_t> levels(config_.n_skills, 0);
   for (const SkillLevel& held : skills) {
     if (held.skill >= config_.n_skills) fail(ErrorKind::UnknownId, "unknown skill #" + std::to_string(held.skill));
     if (held.level < 1 || held.level > kMaxLevel)
-      fail(ErrorKind::InvalidArgument, "level of skill #" + std::to_string(held.skill) +
+      fail(ErrorKind::InvalidArgument, "level of skill " + name(Entity::Skill, held.skill) +
                                            " must be an integer 1–10, got " + std::to_string(held.level));
     if (levels[held.skill] != 0)
-      fail(ErrorKind::InvalidArgument, "skill #" + std::to_string(held.skill) + " is listed twice");
+      fail(ErrorKind::InvalidArgument, "skill " + name(Entity::Skill, held.skill) + " is listed twice");
     levels[held.skill] = held.level;
   }
-  if (wrapup) check_finite("wrapup", *wrapup, 0.0);
-  if (agents_.size() >= std::numeric_limits<AgentRef>::max()) fail(ErrorKind::InvalidArgument, "too many agents");
-
   while (!levels.empty() && levels.back() == 0) levels.pop_back();  // one profile however many skills exist
+  return levels;
+}
+
+// The profile of agents at `site` with these levels, made (and linked to the queues admitting
+// it) on first use.
+int Router::profile_of(int site, std::vector<std::uint8_t> levels) {
   auto [it, is_new] = profile_index_.try_emplace({site, levels}, static_cast<int>(profiles_.size()));
   if (is_new) {
-    Profile profile{site, levels, 0, {}, {}};
-    profile.breadth = static_cast<int>(std::count_if(levels.begin(), levels.end(), [](auto l) { return l > 0; }));
+    Profile profile{site, std::move(levels), 0, 0, {}, {}};
+    profile.breadth =
+        static_cast<int>(std::count_if(profile.levels.begin(), profile.levels.end(), [](auto l) { return l > 0; }));
     const int id = it->second;
     for (std::size_t q = 0; q < queues_.size(); ++q)
       if (queues_[q].key.phase != kPreferred && admits(queues_[q].key, profile)) {
@@ -116,10 +132,32 @@ AgentRef Router::add_agent(int site, const std::vector<SkillLevel>& skills, std:
       }
     profiles_.push_back(std::move(profile));
   }
+  return it->second;
+}
+
+AgentRef Router::add_agent(int site, const std::vector<SkillLevel>& skills, std::optional<double> wrapup,
+                           std::string_view key) {
+  std::vector<std::uint8_t> levels = levels_of(site, skills);
+  if (wrapup) check_finite("wrapup", *wrapup, 0.0);
+  if (agents_.size() >= std::numeric_limits<AgentRef>::max()) fail(ErrorKind::InvalidArgument, "too many agents");
+  const int profile = profile_of(site, std::move(levels));
   Agent agent;
-  agent.profile = it->second;
+  agent.key = key;
+  agent.profile = profile;
+  profiles_[profile].members += 1;
   agent.wrapup = wrapup;
   agents_.push_back(std::move(agent));
+  record(JournalOp::AddAgent, now_, [&](codec::Writer& w) {
+    w.bytes(key);
+    w.u32(static_cast<std::uint32_t>(site));
+    w.u32(static_cast<std::uint32_t>(skills.size()));
+    for (const SkillLevel& held : skills) {
+      write_skill(w, held.skill);
+      w.u8(held.level);
+    }
+    w.u8(wrapup.has_value());
+    w.f64(wrapup.value_or(0.0));
+  });
   return static_cast<AgentRef>(agents_.size() - 1);
 }
 
@@ -128,21 +166,27 @@ void Router::ready(AgentRef ref, double now, std::vector<Offer>& out) {
   begin(now, out);
   require(agent.state == AgentState::Offline || agent.state == AgentState::NotReady ||
               agent.state == AgentState::Wrapup,
-          [&] { return "agent #" + std::to_string(ref) + " is " + state_name(agent.state); });
+          [&] { return "agent " + name(Entity::Agent, ref) + " is " + state_name(agent.state); });
   agent.timer = 0;
   agent.ready_since = now;
   make_ready(ref, now);
+  record(JournalOp::Ready, now, [&](codec::Writer& w) { w.u32(ref); });
 }
 
 void Router::not_ready(AgentRef ref, double now, const std::string& reason, std::vector<Offer>& out) {
   Agent& agent = agent_at(ref);
   begin(now, out);
   require(agent.state != AgentState::Reserved && agent.state != AgentState::Busy,
-          [&] { return "agent #" + std::to_string(ref) + " is " + state_name(agent.state); });
+          [&] { return "agent " + name(Entity::Agent, ref) + " is " + state_name(agent.state); });
   if (agent.state == AgentState::Ready) profiles_[agent.profile].ready.erase({agent.ready_since, ref});
   agent.timer = 0;
   agent.state = AgentState::NotReady;
+  agent.since = now;
   agent.reason = reason;
+  record(JournalOp::NotReady, now, [&](codec::Writer& w) {
+    w.u32(ref);
+    w.bytes(reason);
+  });
 }
 
 void Router::logout(AgentRef ref, double now, std::vector<Offer>& out) {
@@ -150,15 +194,17 @@ void Router::logout(AgentRef ref, double now, std::vector<Offer>& out) {
   begin(now, out);
   require(agent.state == AgentState::Ready || agent.state == AgentState::NotReady ||
               agent.state == AgentState::Wrapup,
-          [&] { return "agent #" + std::to_string(ref) + " is " + state_name(agent.state); });
+          [&] { return "agent " + name(Entity::Agent, ref) + " is " + state_name(agent.state); });
   if (agent.state == AgentState::Ready) profiles_[agent.profile].ready.erase({agent.ready_since, ref});
   agent.timer = 0;
   agent.state = AgentState::Offline;
+  agent.since = now;
+  record(JournalOp::Logout, now, [&](codec::Writer& w) { w.u32(ref); });
 }
 
 // -------------------------------------------------------------------- calls
 
-CallRef Router::arrive(const CallSpec& spec, double now, std::vector<Offer>& out) {
+CallRef Router::arrive(const CallSpec& spec, double now, std::vector<Offer>& out, std::string_view key) {
   if (spec.plan < 0 || spec.plan >= static_cast<int>(config_.plans.size()))
     fail(ErrorKind::UnknownId, "unknown plan #" + std::to_string(spec.plan));
   if (spec.region != kNone && (spec.region < 0 || spec.region >= config_.n_regions))
@@ -170,7 +216,8 @@ CallRef Router::arrive(const CallSpec& spec, double now, std::vector<Offer>& out
   if (spec.repeats < 0)
     fail(ErrorKind::InvalidArgument, "repeats must be an integer >= 0, got " + std::to_string(spec.repeats));
   if (spec.preferred_agent != kNone &&
-      (spec.preferred_agent < 0 || spec.preferred_agent >= static_cast<std::int64_t>(agents_.size())))
+      (spec.preferred_agent < 0 || spec.preferred_agent >= static_cast<std::int64_t>(agents_.size()) ||
+       agents_[spec.preferred_agent].state == AgentState::Removed))
     fail(ErrorKind::UnknownId, "unknown preferred agent #" + std::to_string(spec.preferred_agent));
   check_finite("preferred_wait", spec.preferred_wait, 0.0);
   begin(now, out);
@@ -188,6 +235,7 @@ CallRef Router::arrive(const CallSpec& spec, double now, std::vector<Offer>& out
   call.spec = spec;
   call.live = true;
   call.arrival = now;
+  call.since = now;
   call.order = calls_created_++;
   if (spec.preferred_agent != kNone && spec.preferred_wait > 0 &&
       agents_[spec.preferred_agent].state != AgentState::Offline)
@@ -195,66 +243,103 @@ CallRef Router::arrive(const CallSpec& spec, double now, std::vector<Offer>& out
   call.standing = standing_priority(call);
   call.rank = priority_rank(call);
   tallies_[spec.plan].arrived += 1;
+  const std::uint64_t order = call.order;
   enqueue(ref, now);
+  record(JournalOp::Arrive, now, [&](codec::Writer& w) {
+    w.u64(order);
+    w.bytes(key);
+    w.u32(static_cast<std::uint32_t>(spec.plan));
+    w.i32(spec.region);
+    w.u8(spec.language != kNone);
+    if (spec.language != kNone) write_skill(w, static_cast<SkillRef>(spec.language));
+    w.f64(spec.value);
+    w.f64(spec.priority);
+    w.i64(spec.repeats);
+    w.i64(spec.preferred_agent);
+    w.f64(spec.preferred_wait);
+  });
   return ref;
 }
 
-void Router::accept(CallRef ref, double now, std::vector<Offer>& out) {
-  Call& call = call_at(ref);
+void Router::accept(CallRef ref, AgentRef agent, double now, std::vector<Offer>& out) {
+  agent_at(agent);
   begin(now, out);
-  require(call.state == CallState::Offered,
-          [&] { return "call #" + std::to_string(ref) + " is " + state_name(call.state) + ", not offered"; });
+  Call& call = offered_to(ref, agent);
   call.state = CallState::Connected;
+  call.since = now;
   call.timer = 0;
-  agents_[call.agent].state = AgentState::Busy;
+  Agent& holder = agents_[agent];
+  holder.state = AgentState::Busy;
+  holder.since = now;
   PlanStats& tally = tallies_[call.spec.plan];
   const double wait = now - call.arrival;
   tally.answered += 1;
   tally.wait_sum += wait;
   tally.answered_within += wait <= config_.plans[call.spec.plan].sl_threshold;
+  record(JournalOp::Accept, now, [&](codec::Writer& w) {
+    w.u64(call.order);
+    w.u32(agent);
+  });
 }
 
-void Router::reject(CallRef ref, double now, std::vector<Offer>& out) {
-  Call& call = call_at(ref);
+void Router::reject(CallRef ref, AgentRef agent, double now, std::vector<Offer>& out) {
+  agent_at(agent);
   begin(now, out);
-  require(call.state == CallState::Offered,
-          [&] { return "call #" + std::to_string(ref) + " is " + state_name(call.state) + ", not offered"; });
+  const std::uint64_t order = offered_to(ref, agent).order;
   unoffer(ref, now, "rejected");
+  record(JournalOp::Reject, now, [&](codec::Writer& w) {
+    w.u64(order);
+    w.u32(agent);
+  });
 }
 
 void Router::abandon(CallRef ref, double now, std::vector<Offer>& out) {
   Call& call = call_at(ref);
   begin(now, out);
   require(call.state != CallState::Connected,
-          [&] { return "call #" + std::to_string(ref) + " is connected; use hangup"; });
+          [&] { return "call " + name(Entity::Call, ref) + " is connected; use hangup"; });
   const bool offered = call.state == CallState::Offered;
   const AgentRef agent = call.agent;
   if (!offered) leave_queue(call);
   tallies_[call.spec.plan].abandoned += 1;
+  const std::uint64_t order = call.order;
   release(ref);
   if (offered) make_ready(agent, now);  // keeps its ready_since: the agent got no work
+  record(JournalOp::Abandon, now, [&](codec::Writer& w) { w.u64(order); });
 }
 
 void Router::hangup(CallRef ref, double now, std::vector<Offer>& out) {
   Call& call = call_at(ref);
   begin(now, out);
   require(call.state == CallState::Connected,
-          [&] { return "call #" + std::to_string(ref) + " is " + state_name(call.state) + ", not connected"; });
+          [&] { return "call " + name(Entity::Call, ref) + " is " + state_name(call.state) + ", not connected"; });
   const AgentRef agent_ref = call.agent;
   const double plan_wrapup = config_.plans[call.spec.plan].wrapup;
+  const std::uint64_t order = call.order;
   release(ref);
   Agent& agent = agents_[agent_ref];
+  agent.call = kNoCall;
   const double wrapup = agent.wrapup ? *agent.wrapup : plan_wrapup;
   if (wrapup > 0) {
     agent.state = AgentState::Wrapup;
+    agent.since = now;
     agent.timer = start_timer(now + wrapup, true, agent_ref);
   } else {
     agent.ready_since = now;
     make_ready(agent_ref, now);
   }
+  record(JournalOp::Hangup, now, [&](codec::Writer& w) { w.u64(order); });
 }
 
-void Router::advance(double now, std::vector<Offer>& out) { begin(now, out); }
+void Router::advance(double now, std::vector<Offer>& out) {
+  begin(now, out);
+  record(JournalOp::Advance, now, [](codec::Writer&) {});
+}
+
+void Router::refuse(const std::string& message) {
+  record(JournalOp::Advance, now_, [](codec::Writer&) {});
+  throw Error(ErrorKind::InvalidTransition, message);
+}
 
 // ------------------------------------------------------------------ queries
 
@@ -284,6 +369,36 @@ CallState Router::call_state(CallRef ref) const {
 
 bool Router::call_live(CallRef ref) const { return ref < calls_.size() && calls_[ref].live; }
 
+CallView Router::call_view(CallRef ref) const {
+  call_state(ref);  // refuses a handle that is not live
+  const Call& call = calls_[ref];
+  const bool held = call.state != CallState::Waiting;
+  return CallView{ref,          call.spec.plan, call.state,
+                  call.since,   call.phase == kPreferred ? kNone : call.phase,
+                  call.arrival, held ? static_cast<std::int64_t>(call.agent) : kNone};
+}
+
+AgentView Router::agent_view(AgentRef ref) const {
+  agent_state(ref);  // refuses an unknown agent
+  const Agent& agent = agents_[ref];
+  return AgentView{ref, profiles_[agent.profile].site, agent.state, agent.since, agent.call};
+}
+
+void Router::call_views(std::vector<CallView>& out) const {
+  std::vector<std::pair<std::uint64_t, CallRef>> live;
+  for (CallRef ref = 0; ref < calls_.size(); ++ref)
+    if (calls_[ref].live) live.emplace_back(calls_[ref].order, ref);
+  std::sort(live.begin(), live.end());
+  out.reserve(out.size() + live.size());
+  for (const auto& [order, ref] : live) out.push_back(call_view(ref));
+}
+
+void Router::agent_views(std::vector<AgentView>& out) const {
+  out.reserve(out.size() + agents_.size());
+  for (AgentRef ref = 0; ref < agents_.size(); ++ref)
+    if (agents_[ref].state != AgentState::Removed) out.push_back(agent_view(ref));
+}
+
 std::vector<PlanStats> Router::stats(double now) const {
   check_time(now);
   std::vector<PlanStats> result = tallies_;
@@ -306,13 +421,33 @@ void Router::check_time(double now) const {
 }
 
 Router::Agent& Router::agent_at(AgentRef ref) {
-  if (ref >= agents_.size()) fail(ErrorKind::UnknownId, "unknown agent #" + std::to_string(ref));
+  if (ref >= agents_.size() || agents_[ref].state == AgentState::Removed)
+    fail(ErrorKind::UnknownId, "unknown agent #" + std::to_string(ref));
   return agents_[ref];
 }
 
 Router::Call& Router::call_at(CallRef ref) {
   if (!call_live(ref)) fail(ErrorKind::UnknownId, "unknown call #" + std::to_string(ref));
   return calls_[ref];
+}
+
+// Rule 3: only the agent holding the call's current offer may answer it.
+Router::Call& Router::offered_to(CallRef ref, AgentRef agent) {
+  const bool live = call_live(ref);
+  require(live && calls_[ref].state == CallState::Offered && calls_[ref].agent == agent, [&] {
+    std::string why = "agent " + name(Entity::Agent, agent) + " holds no offer of call " + name(Entity::Call, ref) + ": ";
+    if (!live) return why + "the call is not in the router (abandoned, ended or never arrived)";
+    const Call& call = calls_[ref];
+    if (call.state == CallState::Waiting) return why + "the call is waiting, offered to no agent";
+    return why + "the call is " + (call.state == CallState::Offered ? "offered to" : "connected to") + " agent " +
+           name(Entity::Agent, call.agent);
+  });
+  return calls_[ref];
+}
+
+std::string Router::name(Entity entity, std::uint32_t ref) const {
+  if (namer_) return namer_(entity, ref);
+  return "#" + std::to_string(ref);
 }
 
 
@@ -328,6 +463,7 @@ void Router::begin(double now, std::vector<Offer>& out) {
 std::uint64_t Router::start_timer(double due, bool for_agent, std::uint32_t ref) {
   const std::uint64_t seq = ++timers_created_;
   timers_.push(Timer{due, seq, for_agent, ref});
+  (for_agent ? agents_[ref].timer_due : calls_[ref].timer_due) = due;
   return seq;
 }
 
@@ -371,7 +507,7 @@ void Router::enqueue(CallRef ref, double t) {
     best = best_agent(call, queues_[q], t);
   }
   if (best) {
-    offer(ref, best->agent, t);
+    offer(ref, best->agent, t, true);
     return;
   }
   queues_[q].calls.insert(entry(call, ref));
@@ -382,6 +518,8 @@ void Router::enqueue(CallRef ref, double t) {
 void Router::make_ready(AgentRef ref, double t) {
   Agent& agent = agents_[ref];
   agent.state = AgentState::Ready;
+  agent.since = t;
+  agent.call = kNoCall;
   agent.reason.clear();
   Profile& profile = profiles_[agent.profile];
   // Rule 1: the waiting call with the highest priority(t) among the queues admitting the agent.
@@ -402,19 +540,28 @@ void Router::make_ready(AgentRef ref, double t) {
   if (best) {
     const CallRef call = best->call;
     leave_queue(calls_[call]);
-    offer(call, ref, t);
+    offer(call, ref, t, false);
   } else {
     profile.ready.insert({agent.ready_since, ref});
   }
 }
 
-void Router::offer(CallRef ref, AgentRef agent_ref, double t) {
+void Router::offer(CallRef ref, AgentRef agent_ref, double t, bool agent_chosen) {
   Call& call = calls_[ref];
   Agent& agent = agents_[agent_ref];
+  if (log_decisions_) {  // before the agent leaves the ready list: its idle time counts
+    const bool preferred = call.phase == kPreferred;
+    decisions_.push_back(Decision{ref, agent_ref, t, call.spec.plan, preferred ? kNone : call.phase, agent_chosen,
+                                  t - call.arrival, priority_terms(call, t),
+                                  preferred ? ScoreTerms{} : score_terms(call, profiles_[agent.profile], agent.ready_since, t)});
+  }
   if (agent.state == AgentState::Ready) profiles_[agent.profile].ready.erase({agent.ready_since, agent_ref});
   call.state = CallState::Offered;
+  call.since = t;
   call.agent = agent_ref;
   agent.state = AgentState::Reserved;
+  agent.since = t;
+  agent.call = ref;
   call.timer = config_.offer_timeout ? start_timer(t + *config_.offer_timeout, false, ref) : 0;
   out_->push_back(Offer{ref, agent_ref, t});
 }
@@ -422,7 +569,10 @@ void Router::offer(CallRef ref, AgentRef agent_ref, double t) {
 void Router::unoffer(CallRef ref, double t, const char* reason) {
   Agent& agent = agents_[calls_[ref].agent];
   agent.state = AgentState::NotReady;
+  agent.since = t;
+  agent.call = kNoCall;
   agent.reason = reason;
+  calls_[ref].since = t;
   enqueue(ref, t);
 }
 
@@ -456,7 +606,7 @@ std::optional<double> Router::next_phase_start(const Call& call) const {
   return std::nullopt;
 }
 
-int Router::queue_for(const Call& call) {
+Router::QueueKey Router::key_for(const Call& call) const {
   QueueKey key{call.spec.plan, call.phase, kNone, ~std::uint64_t{0}};
   if (call.phase == kPreferred) {
     key.sites_or_agent = static_cast<std::uint64_t>(call.spec.preferred_agent);
@@ -469,6 +619,11 @@ int Router::queue_for(const Call& call) {
         if (distance(call.spec.region, site) <= step.max_distance) key.sites_or_agent |= std::uint64_t{1} << site;
     }
   }
+  return key;
+}
+
+int Router::queue_for(const Call& call) {
+  const QueueKey key = key_for(call);
   auto [it, is_new] = queue_index_.try_emplace(key, static_cast<int>(queues_.size()));
   if (is_new) {
     Queue queue{key, {}, {}};
@@ -522,7 +677,7 @@ double Router::priority_rank(const Call& call) const {
   return call.standing - config_.plans[call.spec.plan].aging * call.arrival;
 }
 
-double Router::score(const Call& call, const Profile& profile, double ready_since, double t) const {
+ScoreTerms Router::score_terms(const Call& call, const Profile& profile, double ready_since, double t) const {
   const StepConfig& step = config_.plans[call.spec.plan].steps[call.phase];
   int proficiency = 0;
   bool language_counted = false;
@@ -533,9 +688,13 @@ double Router::score(const Call& call, const Profile& profile, double ready_sinc
   if (step.language_level > 0 && call.spec.language != kNone && !language_counted)
     proficiency += profile.level(call.spec.language);
   const Weights& w = step.weights;
-  return w.proficiency * static_cast<double>(proficiency) +
-         w.distance * static_cast<double>(distance(call.spec.region, profile.site)) +
-         w.breadth * static_cast<double>(profile.breadth) + w.idle * (t - ready_since);
+  ScoreTerms s;
+  s.proficiency = w.proficiency * static_cast<double>(proficiency);
+  s.distance = w.distance * static_cast<double>(distance(call.spec.region, profile.site));
+  s.breadth = w.breadth * static_cast<double>(profile.breadth);
+  s.idle = w.idle * (t - ready_since);
+  s.total = s.proficiency + s.distance + s.breadth + s.idle;
+  return s;
 }
 
 std::optional<Router::Candidate> Router::best_in_profile(const Call& call, const Profile& profile, double t) const {
@@ -596,6 +755,8 @@ void Router::check_invariants() const {
     const Agent& agent = agents_[ref];
     const bool holds = agent.state == AgentState::Reserved || agent.state == AgentState::Busy;
     check(holding[ref] == (holds ? 1 : 0), "an agent holds at most one call");
+    check(holds ? agent.call != kNoCall && calls_[agent.call].agent == ref : agent.call == kNoCall,
+          "an agent knows the call it holds");
     const bool listed = profiles_[agent.profile].ready.count({agent.ready_since, ref}) > 0;
     check(listed == (agent.state == AgentState::Ready), "an agent is listed ready iff it is ready");
     if (agent.state == AgentState::Ready)

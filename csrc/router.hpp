@@ -6,15 +6,23 @@
 // (same site, same skill levels), and each queue knows which profiles it admits.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <queue>
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
+
+#include "codec.hpp"
+#include "error.hpp"
+#include "journal.hpp"
 
 namespace ccroute {
 
@@ -25,19 +33,15 @@ inline constexpr std::int32_t kNone = -1;
 inline constexpr int kMaxLevel = 10;
 inline constexpr int kMaxSites = 64;  // a queue's admitted sites are a 64-bit mask
 
-enum class ErrorKind { Config, UnknownId, DuplicateId, InvalidArgument, TimeOrder, InvalidTransition };
-
-class Error : public std::runtime_error {
- public:
-  Error(ErrorKind kind, const std::string& message) : std::runtime_error(message), kind_(kind) {}
-  ErrorKind kind() const noexcept { return kind_; }
-
- private:
-  ErrorKind kind_;
-};
-
-enum class AgentState : std::uint8_t { Offline, Ready, Reserved, Busy, Wrapup, NotReady };
+// Removed: taken out by remove_agent; its number is not reused, its id may be by a new agent.
+enum class AgentState : std::uint8_t { Offline, Ready, Reserved, Busy, Wrapup, NotReady, Removed };
 enum class CallState : std::uint8_t { Waiting, Offered, Connected };
+
+// What an error message names. The core knows its entities by dense numbers; whoever embeds
+// it knows them by ids and names, and can say so through a Namer (see Router::set_namer).
+enum class Entity : std::uint8_t { Agent, Call, Plan, Site, Region, Skill };
+using Namer = std::function<std::string(Entity, std::uint32_t)>;
+inline constexpr CallRef kNoCall = 0xFFFFFFFFu;  // a call the embedder does not know
 
 struct Weights {
   double proficiency = 1.0, distance = -1.0, breadth = 0.0, idle = 0.0;
@@ -66,7 +70,20 @@ struct Config {
   std::vector<PlanConfig> plans;
   std::optional<double> offer_timeout;
   int n_skills = 0;
+  std::vector<std::string> skill_names;  // optional: the names of the n_skills skills, for snapshots
 };
+// Shared by the core's source files: names of states in messages, refusing a bad value.
+const char* state_name(AgentState state);
+const char* state_name(CallState state);
+[[noreturn]] void fail(ErrorKind kind, const std::string& message);
+void check_finite(const char* what, double x, double minimum = -INFINITY);
+
+// A fingerprint of a configuration: snapshots and journals carry their router's, so that
+// one taken under another configuration is refused.
+std::string fingerprint(const Config& config);
+// A configuration as bytes (snapshot.cpp), which its fingerprint digests.
+void encode_config(std::string& out, const Config& config);
+
 struct CallSpec {
   int plan = 0;
   int region = kNone;
@@ -81,6 +98,64 @@ struct Offer {
   AgentRef agent;
   double time;
 };
+struct CallView {  // what a wallboard shows of a live call
+  CallRef call;
+  int plan;
+  CallState state;
+  double since;    // when it entered its state
+  int step;        // kNone while it waits for its preferred agent
+  double arrival;
+  std::int64_t agent;  // holder of its offer or connection, kNone while waiting
+};
+struct AgentView {  // what a wallboard shows of an agent
+  AgentRef agent;
+  int site;
+  AgentState state;
+  double since;           // when it entered its state
+  CallRef call;           // the call it holds, kNoCall if none
+};
+// Explanations (csrc/explain.cpp): the terms of a decision, as the rules of DESIGN.md §4 add them.
+struct PriorityTerms {  // §4.1: total = base + value + repeats + extra + aging, summed in that order
+  double base = 0, value = 0, repeats = 0, extra = 0, aging = 0, total = 0;
+};
+struct ScoreTerms {  // §4.2: total = proficiency + distance + breadth + idle, summed in that order
+  double proficiency = 0, distance = 0, breadth = 0, idle = 0, total = 0;
+};
+struct AgentScore {
+  AgentRef agent;
+  double ready_since;
+  ScoreTerms score;
+};
+// A requirement of a call's step that no ready agent meets. `skill`: the skill (Skill,
+// Language) or the caller's region (Distance); `level`: the level or the distance limit.
+enum class Requirement : std::uint8_t { Skill, Language, Distance, PreferredAgent, AllAtOnce, AnyReadyAgent };
+struct Unmet {
+  Requirement requirement;
+  std::int32_t skill;
+  std::int32_t level;
+};
+struct Explanation {
+  CallView call;
+  std::optional<double> next_step_at;  // when its wait reaches the next step (or its preferred agent's time ends)
+  PriorityTerms priority;
+  std::uint32_t rank = 0;              // 1 = next among the waiting calls it competes with; 0 unless waiting
+  std::uint32_t competing = 0;         // waiting calls that some agent admitted for it would also take
+  std::vector<AgentScore> agents;      // the best ready agents its step admits, best first
+  std::vector<Unmet> unmet;            // when none: what no ready agent meets
+};
+// A decision as the decision log records it (offer-time terms).
+struct Decision {
+  CallRef call;
+  AgentRef agent;
+  double time;
+  int plan;
+  int step;             // kNone: the preferred agent's turn
+  bool agent_chosen;    // rule 2 (an agent for the call) rather than rule 1 (a call for the agent)
+  double wait;          // since the call arrived
+  PriorityTerms priority;
+  ScoreTerms score;
+};
+
 struct PlanStats {
   std::int64_t arrived = 0, answered = 0, abandoned = 0, answered_within = 0;
   double wait_sum = 0.0;
@@ -91,31 +166,116 @@ struct PlanStats {
 class Router {
  public:
   explicit Router(Config config);
-  SkillRef add_skill();
-  AgentRef add_agent(int site, const std::vector<SkillLevel>& skills, std::optional<double> wrapup);
+  // Error messages name entities through `namer` ("agent 'a1'"); by default by number ("agent #0").
+  void set_namer(Namer namer) { namer_ = std::move(namer); }
+  // `name` and `key` are the embedder's names for the skill and the agent (its id, encoded as
+  // it likes): kept for snapshots and the journal, never used to decide.
+  SkillRef add_skill(std::string_view name = {});
+  AgentRef add_agent(int site, const std::vector<SkillLevel>& skills, std::optional<double> wrapup,
+                     std::string_view key = {});
 
   // Each operation appends the offers it caused to `out` (those of timers first). A bad
   // argument throws before anything changes; an impossible transition throws after the
   // timers due by `now` fired, leaving their offers in `out`.
-  CallRef arrive(const CallSpec& call, double now, std::vector<Offer>& out);
+  // `key`: the embedder's id of the call, for the journal (the core does not keep it).
+  CallRef arrive(const CallSpec& call, double now, std::vector<Offer>& out, std::string_view key = {});
   void ready(AgentRef agent, double now, std::vector<Offer>& out);
   void not_ready(AgentRef agent, double now, const std::string& reason, std::vector<Offer>& out);
   void logout(AgentRef agent, double now, std::vector<Offer>& out);
-  void accept(CallRef call, double now, std::vector<Offer>& out);
-  void reject(CallRef call, double now, std::vector<Offer>& out);
+  // Accept and reject name the agent answering: only the holder of the call's current offer
+  // may (a late answer after a time-out re-offered the call, or after the caller left, is
+  // refused). `call` may be kNoCall or a handle no longer live: refused the same way.
+  void accept(CallRef call, AgentRef agent, double now, std::vector<Offer>& out);
+  void reject(CallRef call, AgentRef agent, double now, std::vector<Offer>& out);
   void abandon(CallRef call, double now, std::vector<Offer>& out);
   void hangup(CallRef call, double now, std::vector<Offer>& out);
   void advance(double now, std::vector<Offer>& out);
+
+  // Live changes (csrc/live.cpp): what supervisors do during the day, without a restart.
+  // An agent's skills (all of them: a replacement) and/or site. A ready agent is then routed
+  // as if it had just become ready (rule 1), keeping its idle time; one holding a call keeps it.
+  void set_skills(AgentRef agent, std::optional<int> site, const std::optional<std::vector<SkillLevel>>& skills,
+                  double now, std::vector<Offer>& out);
+  // Takes an agent out for good; refused while it holds a call.
+  void remove_agent(AgentRef agent, double now, std::vector<Offer>& out);
+  // Moves a waiting call to another plan (an IVR transfer): it keeps its arrival and order, and
+  // its step is the one its wait has reached in the new plan. Its arrival is counted there.
+  void transfer(CallRef call, int plan, double now, std::vector<Offer>& out);
+  // Changes a waiting or offered call's customer value and/or extra priority.
+  void reprioritize(CallRef call, std::optional<double> value, std::optional<double> priority, double now,
+                    std::vector<Offer>& out);
+  // Replaces the configuration. `plans`, `sites`, `regions` map the old numbers to the new
+  // (kNone: gone); a live call whose plan or region is gone, or an agent whose site is gone,
+  // refuses the change before anything changes. Waiting calls then re-enter under their new
+  // plans in rule 1's order (highest priority now first), each taking an agent if one fits.
+  // `document`: the embedder's form of the new configuration, kept for the journal.
+  void reconfigure(Config config, const std::vector<int>& plans, const std::vector<int>& sites,
+                   const std::vector<int>& regions, double now, std::vector<Offer>& out, std::string_view document = {});
+  const std::string& config_document() const { return config_document_; }  // of the last reconfigure
+  // Skills held by an agent (not removed) or spoken by a live call: those a new configuration must keep.
+  std::vector<SkillRef> skills_in_use() const;
 
   std::optional<double> next_due() const;
   AgentState agent_state(AgentRef agent) const;
   const std::string* agent_reason(AgentRef agent) const;  // nullptr unless not ready
   CallState call_state(CallRef call) const;
   bool call_live(CallRef call) const;
+  CallView call_view(CallRef call) const;
+  AgentView agent_view(AgentRef agent) const;
+  void call_views(std::vector<CallView>& out) const;   // every live call, in arrival order
+  void agent_views(std::vector<AgentView>& out) const; // every agent not removed, in the order added
   std::size_t n_agents() const { return agents_.size(); }
   const Config& config() const { return config_; }
   std::vector<PlanStats> stats(double now) const;
   double last_time() const { return now_; }
+  // Refuses a time that is not a finite number or is before the last operation's.
+  void check_time(double now) const;
+
+  const std::string& agent_key(AgentRef agent) const { return agents_.at(agent).key; }
+  const std::string& skill_name(SkillRef skill) const { return skill_names_.at(skill); }
+
+  // Snapshots (csrc/snapshot.cpp): the whole state as bytes, versioned and checksummed, tagged
+  // with the configuration it was taken under (by default a fingerprint of the Config; an
+  // embedder may set its own, e.g. of the configuration it was built from). `call_keys[ref]`
+  // are the embedder's ids of the live calls (may be empty: the C API uses handles). Restore
+  // works on a router just built from the same configuration; on an error (Restore) the
+  // router must be discarded. Handles of live calls, and those reused next, stay the same.
+  void set_config_tag(std::string tag) { config_tag_ = std::move(tag); }
+  const std::string& config_tag() const { return config_tag_; }
+  std::string snapshot(const std::vector<std::string>& call_keys) const;
+  void restore(std::string_view blob, std::vector<std::string>& call_keys);
+
+  // The journal (csrc/journal.hpp): from now on every operation that changes the router is
+  // appended to `path` as it returns. A new file is created (an existing one is refused: it
+  // holds a history to recover from), unless `end` > 0 continues a journal just replayed.
+  void start_journal(const std::string& path, Sync sync, std::uint64_t end = 0);
+  void stop_journal() { journal_.reset(); }
+  void sync_journal() {
+    if (journal_) journal_->sync();
+  }
+  bool journaling() const { return journal_ != nullptr; }
+  // Applies a journal's records, from record `from`, that this router has not seen (those
+  // before its event count are in the snapshot it was restored from); call_keys as for
+  // restore. Stops at a reconfiguration, whose configuration is the embedder's document:
+  // returns its index (the embedder applies it with reconfigure, then calls again from the
+  // next record), or the number of records when done. Throws Error(Restore) if the journal is
+  // of another configuration, misses events, or a record does not replay.
+  std::size_t replay(const JournalContents& journal, std::vector<std::string>& call_keys, std::size_t from = 0);
+  // Operations that changed the router since it was built: the journal's event numbers.
+  std::uint64_t events() const { return events_; }
+
+  // Why a waiting or offered call stands where it does: its step, priority terms, rank, and the
+  // best `n_agents` ready agents its step admits with their score terms, or what no ready
+  // agent meets. Reads the state only (O(waiting calls + ready agents)): never on the decision path.
+  Explanation explain(CallRef call, double now, std::size_t n_agents) const;
+  // The decision log: while on, every offer's terms are appended to `decisions()`, which the
+  // embedder drains (clear_decisions). Off by default; off, it costs a branch per offer.
+  void log_decisions(bool on) {
+    log_decisions_ = on;
+    decisions_.clear();
+  }
+  const std::vector<Decision>& decisions() const { return decisions_; }
+  void clear_decisions() { decisions_.clear(); }
 
   // Debug aid for tests and sanitizer builds: throws std::logic_error on a broken invariant.
   void check_invariants() const;
@@ -127,23 +287,29 @@ class Router {
     int site;
     std::vector<std::uint8_t> levels;
     int breadth;
+    int members = 0;                                    // agents (not removed) of this profile
     std::vector<int> queues;                            // queues admitting this profile
     std::set<std::pair<double, AgentRef>> ready;        // (ready_since, agent), longest idle first
     int level(int skill) const { return skill < static_cast<int>(levels.size()) ? levels[skill] : 0; }
   };
   struct Agent {
+    std::string key;
     int profile;
     std::optional<double> wrapup;
     AgentState state = AgentState::Offline;
     std::string reason;
     double ready_since = 0.0;
+    double since = 0.0;       // when it entered its state
+    CallRef call = kNoCall;   // the call it holds while reserved or busy
     std::uint64_t timer = 0;  // creation number of its pending timer (end of wrap-up), 0 = none
+    double timer_due = 0.0;
     std::vector<int> preferred_queues;
   };
   struct Call {
     CallSpec spec;
     std::optional<double> preferred_until;
     double arrival = 0.0;
+    double since = 0.0;  // when it entered its state
     std::uint64_t order = 0;
     CallState state = CallState::Waiting;
     bool live = false;
@@ -153,6 +319,7 @@ class Router {
     double standing = 0.0;    // priority without the aging term, see standing_priority()
     double rank = 0.0;        // static part of the priority, see priority_rank()
     std::uint64_t timer = 0;  // next phase while waiting, offer time-out while offered
+    double timer_due = 0.0;
   };
   struct QueueKey {
     int plan, phase, language;
@@ -193,16 +360,40 @@ class Router {
     AgentRef agent;
   };
 
+  void restore_state(std::string_view blob, std::vector<std::string>& call_keys);
+  std::vector<std::uint8_t> levels_of(int site, const std::vector<SkillLevel>& skills) const;
+  int profile_of(int site, std::vector<std::uint8_t> levels);
+  void rebuild_indexes();
   // validation
-  void check_time(double now) const;
+  std::string name(Entity entity, std::uint32_t ref) const;
   Agent& agent_at(AgentRef ref);
   Call& call_at(CallRef ref);
+  Call& offered_to(CallRef ref, AgentRef agent);
   // Refuses an impossible transition. The message is built only then: these checks sit on
   // every accept and hang-up, where building strings would cost more than the decision.
   template <class Message>
-  void require(bool allowed, Message&& what) const {
-    if (!allowed) throw Error(ErrorKind::InvalidTransition, what());
+  void require(bool allowed, Message&& what) {
+    if (!allowed) refuse(what());
   }
+  // An impossible transition, after the timers due by now fired: that much happened, and
+  // the journal says so (as an advance to now).
+  [[noreturn]] void refuse(const std::string& message);
+  // Counts an operation that changed the router and, when journaling, appends its record.
+  template <class Fields>
+  void record(JournalOp op, double now, Fields&& fields) {
+    if (journal_) {
+      record_.clear();
+      codec::Writer w(record_);
+      w.u64(events_);
+      w.u8(static_cast<std::uint8_t>(op));
+      w.f64(now);
+      fields(w);
+      journal_->append(record_);
+    }
+    ++events_;
+  }
+  void write_skill(codec::Writer& w, SkillRef skill) const;
+  SkillRef read_skill(codec::Reader& r);
   // time
   void begin(double now, std::vector<Offer>& out);
   void fire_timers(double now);
@@ -210,12 +401,13 @@ class Router {
   // the rules
   void enqueue(CallRef call, double t);
   void make_ready(AgentRef agent, double t);
-  void offer(CallRef call, AgentRef agent, double t);
+  void offer(CallRef call, AgentRef agent, double t, bool agent_chosen);
   void unoffer(CallRef call, double t, const char* reason);
   void leave_queue(Call& call);
   void release(CallRef call);
   int phase_at(const Call& call, double t) const;
   std::optional<double> next_phase_start(const Call& call) const;
+  QueueKey key_for(const Call& call) const;
   int queue_for(const Call& call);
   bool admits(const QueueKey& key, const Profile& profile) const;
   int distance(int region, int site) const;
@@ -226,7 +418,12 @@ class Router {
   double priority_rank(const Call& call) const;
   std::optional<Candidate> best_agent(const Call& call, const Queue& queue, double t) const;
   std::optional<Candidate> best_in_profile(const Call& call, const Profile& profile, double t) const;
-  double score(const Call& call, const Profile& profile, double ready_since, double t) const;
+  double score(const Call& call, const Profile& profile, double ready_since, double t) const {
+    return score_terms(call, profile, ready_since, t).total;
+  }
+  ScoreTerms score_terms(const Call& call, const Profile& profile, double ready_since, double t) const;
+  PriorityTerms priority_terms(const Call& call, double t) const;
+  bool competes(int queue, int other) const;
 
   Config config_;
   std::vector<Profile> profiles_;
@@ -239,6 +436,15 @@ class Router {
   mutable std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
   std::vector<PlanStats> tallies_;
   std::vector<Offer>* out_ = nullptr;
+  Namer namer_;
+  std::vector<std::string> skill_names_;
+  std::string config_tag_;
+  std::string config_document_;
+  std::unique_ptr<Journal> journal_;
+  std::string record_;  // the journal record being written, reused
+  std::uint64_t events_ = 0;
+  bool log_decisions_ = false;
+  std::vector<Decision> decisions_;
   double now_;
   std::uint64_t calls_created_ = 0;
   std::uint64_t timers_created_ = 0;

@@ -333,7 +333,7 @@ class Day {
   void answer(std::uint32_t call, std::uint32_t token, double t) {
     Caller& c = callers_[call];
     if (!c.live || c.offers != token || router_.call_state(c.ref) != CallState::Offered) return;  // moved on
-    call_router(Op::Accept, t, call, c.agent, [&] { router_.accept(c.ref, t, out_); });
+    call_router(Op::Accept, t, call, c.agent, [&] { router_.accept(c.ref, static_cast<AgentRef>(c.agent), t, out_); });
     c.answered_at = t;
     r_.wait[call] = t - r_.arrival[call];
     r_.agent[call] = c.agent;
@@ -379,7 +379,7 @@ class Day {
         const std::int32_t call = who.call;
         who.call = -1;
         call_router(Op::Reject, t, call, static_cast<std::int32_t>(agent),
-                    [&] { router_.reject(callers_[call].ref, t, out_); });
+                    [&] { router_.reject(callers_[call].ref, agent, t, out_); });
         break;
       }
       default: break;

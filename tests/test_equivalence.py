@@ -3,8 +3,10 @@
 Hypothesis draws a centre (sites, regions, plans with steps, weights) and a sequence of
 switch events, valid and invalid, and feeds the same sequence to both routers. After
 every event they must return the same offers or raise the same error class, and show
-the same agent and call states, statistics and next timer. The reference's internal
-state is also checked against the invariants of DESIGN.md §4.6.
+the same agent and call states, read-outs, explanations, decision logs, statistics and
+next timer (and a refused transition the same message). Accepts and rejects come mostly from the agent holding
+the offer, sometimes from another (a late answer): both must refuse those alike. The
+reference's internal state is also checked against the invariants of DESIGN.md §4.6.
 
 Numbers are dyadic (multiples of 1/4, small): all arithmetic is then exact, so the
 native core's precomputed orderings must equal the reference's per-decision evaluation.
@@ -83,11 +85,16 @@ def events(config: Config):
         "logout": st.tuples(agent, dt),
         "not_ready": st.tuples(agent, dt, st.sampled_from(["", "lunch"])),
         "arrive": st.tuples(call, plan, dt),
-        "accept": st.tuples(call, dt),
-        "reject": st.tuples(call, dt),
+        "accept": st.tuples(call, agent, dt),
+        "reject": st.tuples(call, agent, dt),
         "abandon": st.tuples(call, dt),
         "hangup": st.tuples(call, dt),
         "advance": st.tuples(dt),
+        "set_skills": st.tuples(agent, dt),
+        "remove_agent": st.tuples(agent, dt),
+        "transfer": st.tuples(call, plan, dt),
+        "reprioritize": st.tuples(call, dt),
+        "reconfigure": st.tuples(configs(), dt),
     }
     keywords = {
         "add_agent": st.fixed_dictionaries({}, optional={"wrapup": mostly(st.sampled_from([0.0, 1.0, 7.5]), -1.0)}),
@@ -97,8 +104,12 @@ def events(config: Config):
             "repeats": mostly(st.sampled_from([0, 0, 1, 3]), -1),
             "preferred_agent": mostly(st.sampled_from([None, None, *AGENTS[:3]]), "nobody"),
             "preferred_wait": st.sampled_from([0.0, 5.0, 20.0])}),
+        "set_skills": st.fixed_dictionaries({}, optional={"skills": agent_skills(config, True), "site": site}),
+        "reprioritize": st.fixed_dictionaries({}, optional={"value": mostly(dyadic, math.inf),
+                                                           "priority": dyadic}),
     }
     weighted = ["add_agent", "logout", "not_ready", "reject", "abandon", "advance",
+                "set_skills", "remove_agent", "transfer", "reprioritize", "reconfigure",
                 *["ready", "arrive", "accept", "hangup"] * 3]
     return st.sampled_from(weighted).flatmap(
         lambda name: st.tuples(st.just(name), kinds[name], keywords.get(name, st.just({}))))
@@ -108,7 +119,7 @@ def with_absolute_time(name, args, now):
     """Replaces the time delta in args by an absolute time; returns (args, new now)."""
     if name == "add_agent":
         return args, now
-    index = 0 if name == "advance" else (2 if name == "arrive" else 1)
+    index = {"advance": 0, "arrive": 2, "accept": 2, "reject": 2, "transfer": 2}.get(name, 1)
     t = now + args[index] if args[index] >= 0 else now - 1.0
     return (*args[:index], t, *args[index + 1:]), max(now, t)
 
@@ -117,7 +128,7 @@ def apply(router, name, args, kwargs):
     try:
         return ("ok", getattr(router, name)(*args, **kwargs))
     except InvalidTransitionError as error:
-        return (type(error), error.offers)
+        return (type(error), error.offers, str(error))
     except RoutingError as error:
         return (type(error), None)
 
@@ -129,7 +140,9 @@ def observe(router, now):
         except RoutingError as error:
             return type(error)
     return ([state(router.agent_state, a) for a in AGENTS], [state(router.agent_reason, a) for a in AGENTS],
-            [state(router.call_state, c) for c in CALLS], router.next_due, router.stats(now))
+            [state(router.call_state, c) for c in CALLS], router.next_due, router.stats(now),
+            router.calls(now), router.agents(), [state(router.agent_info, a) for a in AGENTS],
+            [state(lambda c: router.explain(c, now, agents=2), c) for c in CALLS], router.decisions())
 
 
 def check_invariants(ref: ReferenceRouter) -> None:
@@ -142,32 +155,47 @@ def check_invariants(ref: ReferenceRouter) -> None:
         held = [c for c in calls if c.agent is agent and c.state != "waiting"]
         expected = {"reserved": ["offered"], "busy": ["connected"]}.get(agent.state, [])
         assert [c.state for c in held] == expected, (agent, held)  # one call at most, in step
-    for call in calls:
-        if call.state == "offered":
-            assert ref._admits(call, call.agent)
+    for call in calls:  # (an offered call's agent need not be admitted now: a live change may follow the offer)
         if call.state == "waiting":
             assert not any(a.state == "ready" and ref._admits(call, a) for a in ref._agents.values())
 
 
 FITTING_STATE = {"accept": ("offered",), "reject": ("offered",), "hangup": ("connected",),
-                 "abandon": ("waiting", "offered")}
+                 "abandon": ("waiting", "offered"), "transfer": ("waiting",), "reprioritize": ("waiting", "offered")}
+
+
+def draw_centre(data):
+    """A configuration and its staff: (config, [(agent id, site, skills)])."""
+    config = data.draw(configs(), label="config")
+    staff = data.draw(st.lists(st.tuples(st.sampled_from(config.sites), agent_skills(config, False)),
+                               min_size=2, max_size=len(AGENTS)), label="staff")
+    return config, [(agent_id, site, skills) for agent_id, (site, skills) in zip(AGENTS, staff)]
+
+
+def draw_event(data, reference: ReferenceRouter, now: float):
+    """The next switch event, often aimed at a call in a state it fits (read off ``reference``,
+    whose configuration, which a reconfiguration may have changed, the event is drawn for)."""
+    name, args, kwargs = data.draw(events(reference.config), label="event")
+    fitting = [c for c in reference._calls.values() if c.state in FITTING_STATE.get(name, ())]
+    if fitting and data.draw(st.booleans(), label="pick a call in a fitting state"):
+        call = data.draw(st.sampled_from(fitting), label="call")
+        args = (call.id, *args[1:])
+        if name in ("accept", "reject") and data.draw(st.integers(0, 3), label="stale answer") > 0:
+            args = (call.id, call.agent.id, *args[2:])  # mostly the holder; else a stale answer
+    args, now = with_absolute_time(name, args, now)
+    return name, args, kwargs, now
 
 
 def drive(data, implementations) -> None:
-    config = data.draw(configs(), label="config")
+    config, staff = draw_centre(data)
     routers = [cls(config) for cls in implementations]
-    staff = data.draw(st.lists(st.tuples(st.sampled_from(config.sites), agent_skills(config, False)),
-                               min_size=2, max_size=len(AGENTS)), label="staff")
     for r in routers:
-        for agent_id, (site, skills) in zip(AGENTS, staff):
+        r.log_decisions(capacity=50)
+        for agent_id, site, skills in staff:
             r.add_agent(agent_id, site, skills)
     now = 0.0
     for _ in range(data.draw(st.integers(1, 60), label="length")):
-        name, args, kwargs = data.draw(events(config), label="event")
-        fitting = [c.id for c in routers[0]._calls.values() if c.state in FITTING_STATE.get(name, ())]
-        if fitting and data.draw(st.booleans(), label="pick a call in a fitting state"):
-            args = (data.draw(st.sampled_from(fitting), label="call"), *args[1:])
-        args, now = with_absolute_time(name, args, now)
+        name, args, kwargs, now = draw_event(data, routers[0], now)
         results = [apply(r, name, args, kwargs) for r in routers]
         assert all(res == results[0] for res in results), (name, args, kwargs, results)
         check_invariants(routers[0])

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ccroute import (Config, ConfigError, DuplicateIdError, InvalidArgumentError,
-                     InvalidTransitionError, Offer, Plan, RoutingError, Step, TimeOrderError,
-                     UnknownIdError, Weights)
+from ccroute import (AgentInfo, CallInfo, Config, ConfigError, DuplicateIdError,
+                     InvalidArgumentError, InvalidTransitionError, Offer, Plan, RoutingError, Step,
+                     TimeOrderError, UnknownIdError, Weights)
 
 SITES = ["shanghai", "suzhou", "tianjin", "nanning", "lanzhou"]
 REGIONS = {
@@ -117,7 +117,7 @@ def test_a_rejected_offer_keeps_the_calls_place(Router):
     r.ready("a1", now=0.0)
     r.arrive("older", plan="card", now=1.0)
     r.arrive("newer", plan="card", now=2.0)
-    assert r.reject("older", now=3.0) == []
+    assert r.reject("older", "a1", now=3.0) == []
     assert (r.agent_state("a1"), r.agent_reason("a1")) == ("not_ready", "rejected")
     assert r.ready("a2", now=4.0) == [Offer("older", "a2", 4.0)]
     assert r.stats()["card"].waiting == 1
@@ -136,13 +136,79 @@ def test_ring_no_answer_times_out_to_the_next_agent(Router):
     assert r.next_due == 17.0  # the new offer's own time-out
 
 
+def test_a_late_answer_after_the_time_out_does_not_steal_the_reoffered_call(Router):
+    r = Router(bank(offer_timeout=8.0))
+    r.add_agent("a1", site="shanghai", skills={"card": 5})
+    r.add_agent("a2", site="shanghai", skills={"card": 5})
+    r.ready("a1", now=0.0)
+    r.arrive("c", plan="card", now=1.0)
+    r.ready("a2", now=2.0)
+    assert r.advance(9.0) == [Offer("c", "a2", 9.0)]
+    # a1's 200 OK crosses the time-out: refused, naming the call, the agent and the holder.
+    with pytest.raises(InvalidTransitionError,
+                       match="agent 'a1' holds no offer of call 'c': the call is offered to agent 'a2'"):
+        r.accept("c", "a1", now=9.5)
+    with pytest.raises(InvalidTransitionError, match="offered to agent 'a2'"):
+        r.reject("c", "a1", now=9.5)
+    assert (r.call_state("c"), r.agent_state("a1"), r.agent_state("a2")) == ("offered", "not_ready", "reserved")
+    assert r.accept("c", "a2", now=10.0) == []
+    assert r.stats()["card"].answered == 1
+    with pytest.raises(InvalidTransitionError, match="connected to agent 'a2'"):
+        r.accept("c", "a2", now=10.5)  # a retransmitted 200 OK
+
+
+def test_an_answer_after_the_caller_hung_up_is_refused_and_changes_nothing(Router):
+    r = Router(bank())
+    r.add_agent("a", site="shanghai", skills={"card": 5})
+    r.ready("a", now=0.0)
+    r.arrive("c", plan="card", now=1.0)
+    r.abandon("c", now=2.0)  # the CANCEL crossed the agent's 200 OK
+    with pytest.raises(InvalidTransitionError, match="call 'c': the call is not in the router"):
+        r.accept("c", "a", now=2.5)
+    assert r.agent_state("a") == "ready"
+    assert r.stats()["card"][:3] == (1, 0, 1)
+
+
+def test_a_refused_answer_still_hands_over_the_offers_of_timers_that_fired(Router):
+    r = Router(bank(offer_timeout=5.0))
+    r.add_agent("a1", site="shanghai", skills={"card": 5})
+    r.add_agent("a2", site="shanghai", skills={"card": 5})
+    r.ready("a1", now=0.0)
+    r.arrive("c", plan="card", now=1.0)
+    r.ready("a2", now=2.0)
+    with pytest.raises(InvalidTransitionError) as raised:
+        r.accept("c", "a1", now=7.0)  # the time-out at 6.0 came first
+    assert raised.value.offers == [Offer("c", "a2", 6.0)]
+
+
+def test_wallboard_read_outs(Router):
+    r = Router(bank(offer_timeout=8.0))
+    r.add_agent("a1", site="shanghai", skills={"card": 5})
+    r.add_agent("a2", site="nanning", skills={"vip": 6, "lang:yue": 9})
+    r.ready("a1", now=0.0)
+    r.arrive("c1", plan="card", now=1.0)
+    r.arrive("c2", plan="vip", now=2.0, region="guangdong", language="lang:yue")
+    r.accept("c1", "a1", now=3.0)
+    assert r.calls(now=4.0) == [
+        CallInfo("c1", "card", "connected", 3.0, 0, 1.0, 3.0, "a1"),
+        CallInfo("c2", "vip", "waiting", 2.0, 0, 2.0, 2.0, None)]
+    assert r.advance(20.0) == []  # c2 escalated to step 1 at 17.0: still nobody
+    assert r.call_info("c2") == CallInfo("c2", "vip", "waiting", 2.0, 1, 2.0, 18.0, None)
+    assert r.agents() == [AgentInfo("a1", "shanghai", "busy", 3.0, None, "c1"),
+                          AgentInfo("a2", "nanning", "offline", 0.0, None, None)]
+    r.not_ready("a2", now=21.0, reason="training")
+    assert r.agent_info("a2") == AgentInfo("a2", "nanning", "not_ready", 21.0, "training", None)
+    with pytest.raises(TimeOrderError):
+        r.calls(now=5.0)
+
+
 def test_a_dispute_waits_for_its_case_owner_then_anyone(Router):
     r = Router(bank())
     r.add_agent("owner", site="tianjin", skills={"dispute": 5})
     r.add_agent("other", site="tianjin", skills={"dispute": 9})
     r.ready("owner", now=0.0)
     r.arrive("first-case", plan="dispute", now=0.0, preferred_agent="owner", preferred_wait=60.0)
-    r.accept("first-case", now=1.0)
+    r.accept("first-case", "owner", now=1.0)
     r.ready("other", now=1.0)
     # The customer calls back while the owner is still on the first call.
     assert r.arrive("callback", plan="dispute", now=10.0, preferred_agent="owner",
@@ -174,7 +240,7 @@ def test_wrapup_then_ready_by_itself_taking_the_next_call_at_its_end(Router):
     r.add_agent("a", site="nanning", skills={"vip": 6, "lang:yue": 9})
     r.ready("a", now=0.0)
     r.arrive("c1", plan="vip", now=1.0, region="guangdong", language="lang:yue")
-    r.accept("c1", now=2.0)
+    r.accept("c1", "a", now=2.0)
     r.arrive("c2", plan="vip", now=50.0, region="guangdong", language="lang:yue")
     assert r.hangup("c1", now=100.0) == []
     assert r.agent_state("a") == "wrapup"
@@ -186,7 +252,7 @@ def test_zero_wrapup_hangup_returns_the_next_offer(Router):
     r.add_agent("a", site="shanghai", skills={"card": 5})
     r.ready("a", now=0.0)
     r.arrive("c1", plan="card", now=1.0)
-    r.accept("c1", now=2.0)
+    r.accept("c1", "a", now=2.0)
     r.arrive("c2", plan="card", now=3.0)
     assert r.hangup("c1", now=10.0) == [Offer("c2", "a", 10.0)]
 
@@ -196,7 +262,7 @@ def test_an_agents_own_wrapup_overrides_the_plans(Router):
     r.add_agent("a", site="shanghai", skills={"card": 5}, wrapup=12.0)
     r.ready("a", now=0.0)
     r.arrive("c1", plan="card", now=1.0)
-    r.accept("c1", now=2.0)
+    r.accept("c1", "a", now=2.0)
     r.hangup("c1", now=10.0)
     assert (r.agent_state("a"), r.next_due) == ("wrapup", 22.0)
 
@@ -220,11 +286,11 @@ def test_service_level_and_asa(Router):
     r.arrive("fast", plan="vip", now=0.0)
     r.arrive("slow", plan="vip", now=0.0)
     r.arrive("gone", plan="vip", now=0.0)
-    r.accept("fast", now=4.0)
+    r.accept("fast", "a", now=4.0)
     r.abandon("gone", now=10.0)
     r.hangup("fast", now=20.0)
     r.advance(25.0)  # wrap-up ends, "slow" is offered
-    r.accept("slow", now=30.0)
+    r.accept("slow", "a", now=30.0)
     s = r.stats()["vip"]
     assert (s.arrived, s.answered, s.abandoned, s.answered_within) == (3, 2, 1, 1)
     assert s.service_level == pytest.approx(1 / 3)
@@ -256,7 +322,7 @@ def test_ended_calls_leave_and_their_id_can_come_back(Router):
     r.add_agent("a", site="shanghai", skills={"card": 5})
     r.ready("a", now=0.0)
     r.arrive("c", plan="card", now=1.0)
-    r.accept("c", now=2.0)
+    r.accept("c", "a", now=2.0)
     r.hangup("c", now=3.0)
     assert r.arrive("c", plan="card", now=4.0) == [Offer("c", "a", 4.0)]
 
@@ -289,10 +355,13 @@ def centre(Router):
     (lambda r: r.arrive("n", plan="card", now=1.5), TimeOrderError, "1.5"),
     (lambda r: r.ready("nobody", now=3.0), UnknownIdError, "'nobody'"),
     (lambda r: r.ready("a", now=3.0), InvalidTransitionError, "'a'"),
-    (lambda r: r.accept("w", now=3.0), InvalidTransitionError, "'w'"),
+    (lambda r: r.accept("w", "b", now=3.0), InvalidTransitionError, "'w'"),
+    (lambda r: r.accept("c", "b", now=3.0), InvalidTransitionError, "agent 'a'"),
+    (lambda r: r.accept("c", "nobody", now=3.0), UnknownIdError, "'nobody'"),
+    (lambda r: r.accept(["c"], "a", now=3.0), InvalidArgumentError, "['c']"),
     (lambda r: r.hangup("c", now=3.0), InvalidTransitionError, "'c'"),
     (lambda r: r.logout("a", now=3.0), InvalidTransitionError, "'a'"),
-    (lambda r: r.reject("ghost", now=3.0), UnknownIdError, "'ghost'"),
+    (lambda r: r.reject("ghost", "a", now=3.0), InvalidTransitionError, "'ghost'"),
     (lambda r: r.advance(0.5), TimeOrderError, "0.5"),
     (lambda r: r.advance(float("inf")), InvalidArgumentError, "inf"),
 ])

@@ -172,13 +172,13 @@ double arrive_match(int n_agents, int k) {
       },
       [&] {
         std::vector<Offer> ignored;
-        std::vector<bool> offered(k, false);
+        std::vector<std::int64_t> offered(k, kNone);  // the agent each call was offered to
         for (const Offer& o : out)
           for (int i = 0; i < k; ++i)
-            if (refs[i] == o.call) offered[i] = true;
+            if (refs[i] == o.call) offered[i] = o.agent;
         for (int i = 0; i < k; ++i) {
-          if (offered[i]) {
-            c.router.accept(refs[i], c.now, ignored);
+          if (offered[i] != kNone) {
+            c.router.accept(refs[i], static_cast<AgentRef>(offered[i]), c.now, ignored);
             c.router.hangup(refs[i], c.now, ignored);
           } else {
             c.router.abandon(refs[i], c.now, ignored);
@@ -218,7 +218,7 @@ double ready_pick(int n_calls, int k) {
         std::vector<Offer> ignored;  // agents that found no call first, or a rejected call would go to them
         for (AgentRef a : sample)
           if (c.router.agent_state(a) == AgentState::Ready) c.router.not_ready(a, c.now, "busy", ignored);
-        for (const Offer& o : out) c.router.reject(o.call, c.now, ignored);
+        for (const Offer& o : out) c.router.reject(o.call, o.agent, c.now, ignored);
       });
 }
 

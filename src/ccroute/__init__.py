@@ -8,10 +8,11 @@ reference model of the same rules and a simulator that drives the same engine.
 from importlib.metadata import PackageNotFoundError, version
 
 from .errors import (ConfigError, DuplicateIdError, InvalidArgumentError, InvalidTransitionError,
-                     RoutingError, TimeOrderError, UnknownIdError)
+                     RestoreError, RoutingError, TimeOrderError, UnknownIdError)
 from .reference import ReferenceRouter
 from .router import IMPLEMENTATION, Router
-from .types import Config, Id, Offer, Plan, PlanStats, Step, Weights
+from .types import (AgentInfo, AgentScore, CallInfo, Config, Decision, Explanation, Id, Offer, Plan, PlanStats,
+                    PriorityTerms, ScoreTerms, Step, Weights)
 
 try:
     __version__ = version("ccroute")
@@ -20,6 +21,7 @@ except PackageNotFoundError:  # running from a source tree that was not installe
 
 __all__ = [
     "Config", "Plan", "Step", "Weights", "Router", "ReferenceRouter", "Offer", "PlanStats", "Id",
+    "CallInfo", "AgentInfo", "Explanation", "AgentScore", "PriorityTerms", "ScoreTerms", "Decision",
     "RoutingError", "ConfigError", "UnknownIdError", "DuplicateIdError", "InvalidArgumentError",
-    "TimeOrderError", "InvalidTransitionError", "IMPLEMENTATION", "__version__",
+    "TimeOrderError", "InvalidTransitionError", "RestoreError", "IMPLEMENTATION", "__version__",
 ]

@@ -6,27 +6,47 @@ regions, plans, skills) to indices, Python numbers to doubles; and it maps the c
 errors to the RoutingError classes. No routing rule lives here.
 """
 
+import collections
+import os
+import sys
 from collections.abc import Mapping
 
 import numpy as np
 
+cimport cython
 from cython.operator cimport dereference as deref
 from libcpp.memory cimport unique_ptr
 from libcpp.optional cimport nullopt, optional
 from libcpp.string cimport string
-from libc.stdint cimport uint64_t
+from libcpp.string_view cimport string_view
+from cpython.unicode cimport PyUnicode_AsUTF8AndSize
+from libc.stdint cimport int64_t, uint64_t
 from libc.string cimport memcpy
 from libcpp.vector cimport vector
 
-from ccroute._router cimport (AgentGroup, AgentRef, AgentState, CallRef, CallSpec, CallState,
-                              Demand, ErrorKind, Offer, PlanConfig, PlanStats, ProgressFunction,
-                              Result, Scenario, Segment, Shift, SkillLevel, StepConfig, kNone,
-                              python_callback, register_error_class, simulate_day)
+from ccroute._router cimport (AgentGroup, AgentRef, AgentScore, AgentState, AgentView, CallRef,
+                              CallSpec, CallState, CallView, Decision, Demand, Entity, ErrorKind,
+                              Explanation, JournalContents, Offer, PlanConfig, PlanStats,
+                              PriorityTerms, ProgressFunction, Requirement, Result, Scenario,
+                              ScoreTerms, Segment, Shift, SkillLevel, StepConfig, Sync, Unmet,
+                              kNoCall, kNone, python_callback, python_namer, read_journal,
+                              register_error_class, simulate_day)
 from ccroute cimport _router
 
+import warnings
+
 from .errors import (ConfigError, DuplicateIdError, InvalidArgumentError,
-                     InvalidTransitionError, TimeOrderError, UnknownIdError)
-from .types import Config
+                     InvalidTransitionError, RestoreError, RoutingError, TimeOrderError, UnknownIdError, shown)
+from .journal import JournalWarning, check_sync
+from .snapshot import config_fingerprint, decode_id, encode_id
+from .types import AGENT_STATES, CALL_STATES, MAX_REPEATS, AgentInfo
+from .types import AgentScore as PyAgentScore
+from .types import CallInfo, Config
+from .types import Decision as PyDecision
+from .types import Explanation as PyExplanation
+from .types import PriorityTerms as PyPriorityTerms
+from .types import ScoreTerms as PyScoreTerms
+from .types import describe_unmet, skill_numbering, tell
 from .types import Offer as PyOffer
 from .types import PlanStats as PyPlanStats
 
@@ -36,20 +56,22 @@ register_error_class(<int>ErrorKind.DuplicateId, DuplicateIdError)
 register_error_class(<int>ErrorKind.InvalidArgument, InvalidArgumentError)
 register_error_class(<int>ErrorKind.TimeOrder, TimeOrderError)
 register_error_class(<int>ErrorKind.InvalidTransition, InvalidTransitionError)
+register_error_class(<int>ErrorKind.Restore, RestoreError)
 
-AGENT_STATES = ("offline", "ready", "reserved", "busy", "wrapup", "not_ready")
-CALL_STATES = ("waiting", "offered", "connected")
 
 # Offer is a NamedTuple; tuple.__new__ builds one without its Python-level __new__.
 cdef object _make_tuple = tuple.__new__
 
 
 cdef inline double _number(str what, object value) except? -1.0:
-    if type(value) is float or type(value) is int:
+    if type(value) is float:
         return <double>value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return <double>value
-    raise InvalidArgumentError(f"{what} must be a finite number, got {value!r}")
+    if type(value) is int or (isinstance(value, (int, float)) and not isinstance(value, bool)):
+        try:
+            return <double>value
+        except OverflowError:  # an int beyond every double
+            pass
+    raise InvalidArgumentError(f"{what} must be a finite number, got {shown(value)}")
 
 
 cdef inline object _checked_id(str what, object value):
@@ -57,25 +79,40 @@ cdef inline object _checked_id(str what, object value):
         return value
     if isinstance(value, (str, int)) and not isinstance(value, bool):
         return value
-    raise InvalidArgumentError(f"{what} id must be a str or int, got {value!r}")
+    raise InvalidArgumentError(f"{what} id must be a str or int, got {shown(value)}")
 
 
 cdef inline int _lookup(dict refs, object key, str what) except -1:
     try:
         return refs[key]
     except (KeyError, TypeError):
-        raise UnknownIdError(f"unknown {what} {key!r}") from None
+        raise UnknownIdError(f"unknown {what} {shown(key)}") from None
 
+
+
+cdef object _priority_terms(const PriorityTerms& p):
+    return _make_tuple(PyPriorityTerms, (p.base, p.value, p.repeats, p.extra, p.aging, p.total))
+
+
+cdef object _score_terms(const ScoreTerms& s):
+    return _make_tuple(PyScoreTerms, (s.proficiency, s.distance, s.breadth, s.idle, s.total))
+
+
+cdef str _restored_text(const string& data, str what):
+    """Text a snapshot or journal held; RestoreError (not UnicodeDecodeError) when damaged."""
+    try:
+        return data.decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:
+        raise RestoreError(f"snapshot: {what} is not text: {shown(bytes(data))}") from None
+
+
+cdef inline string_view _view(const string& s) noexcept nogil:
+    return string_view(s.data(), s.size())
 
 
 cdef dict skill_numbers(config):
-    """Skill names to the core's numbers: the config's list, or those its steps name."""
-    named = config.skills if config.skills is not None else [
-        skill for plan in config.plans for step in plan.steps for skill in step.require]
-    refs = {}
-    for skill in named:
-        refs.setdefault(skill, len(refs))
-    return refs
+    """Skill names to the core's numbers."""
+    return {name: i for i, name in enumerate(skill_numbering(config))}
 
 
 cdef _router.Config core_config(config, dict skill_refs) except *:
@@ -84,6 +121,8 @@ cdef _router.Config core_config(config, dict skill_refs) except *:
     c.n_sites = len(config.sites)
     c.n_regions = len(config.regions)
     c.n_skills = len(skill_refs)
+    for name in skill_refs:
+        c.skill_names.push_back(name.encode("utf-8", "surrogatepass"))
     for region in config.regions:
         for site in config.sites:
             c.distance.push_back(config.regions[region].get(site, config.default_distance))
@@ -94,7 +133,7 @@ cdef _router.Config core_config(config, dict skill_refs) except *:
     cdef SkillLevel need
     for plan in config.plans:
         p = PlanConfig()
-        p.name = plan.name.encode()
+        p.name = plan.name.encode("utf-8", "surrogatepass")
         p.base_priority, p.value_weight = plan.base_priority, plan.value_weight
         p.repeat_weight, p.aging = plan.repeat_weight, plan.aging
         p.sl_threshold, p.sl_target, p.wrapup = plan.sl_threshold, plan.sl_target, plan.wrapup
@@ -118,8 +157,14 @@ cdef class Router:
 
     cdef unique_ptr[_router.Router] core
     cdef vector[Offer] out
-    cdef dict agent_refs, call_refs, skill_refs, site_refs, region_refs, plan_refs
+    cdef dict agent_refs, call_refs, site_refs, region_refs, plan_refs
+    cdef dict skill_refs   # the names the configuration allows now, to the core's numbers
+    cdef list skill_names  # every name the core has numbered, by number
     cdef list agent_ids, call_ids
+    cdef object unknown_call  # the id of a call not in the router, while an answer to it is refused
+    cdef string key           # a call id encoded for the journal (ccroute.snapshot.encode_id)
+    cdef object decision_log  # collections.deque of Decision while the log is on, else None
+    cdef object on_decision   # or a callable given each Decision
     cdef readonly object config
 
     def __cinit__(self, config, *args, **kwargs):
@@ -132,7 +177,14 @@ cdef class Router:
         self.agent_refs, self.agent_ids = {}, []
         self.call_refs, self.call_ids = {}, []
         self.skill_refs = skill_numbers(config)
+        self.skill_names = list(self.skill_refs)
         self.core.reset(new _router.Router(core_config(config, self.skill_refs)))
+        deref(self.core).set_namer(python_namer(self))
+        deref(self.core).set_config_tag(config_fingerprint(config))
+
+    def __init__(self, config, journal=None, sync="batch"):
+        if journal is not None:
+            self.start_journal(journal, sync)
 
     # ------------------------------------------------------------ conversion
 
@@ -141,12 +193,14 @@ cdef class Router:
         if ref is not None:
             return ref
         if not isinstance(name, str) or not name:
-            raise InvalidArgumentError(f"skill names must be non-empty strings, got {name!r}")
+            raise InvalidArgumentError(f"skill names must be non-empty strings, got {shown(name)}")
         if self.config.skills is not None:
-            raise UnknownIdError(f"unknown skill {name!r}")
+            raise UnknownIdError(f"unknown skill {shown(name)}")
         # An open skill universe: a new name becomes the next skill.
-        ref = deref(self.core).add_skill()
+        cdef string encoded = name.encode("utf-8", "surrogatepass")
+        ref = deref(self.core).add_skill(_view(encoded))
         self.skill_refs[name] = ref
+        self.skill_names.append(name)
         return ref
 
     cdef list _take_offers(self):
@@ -155,16 +209,72 @@ cdef class Router:
         for o in self.out:
             offers.append(_make_tuple(PyOffer, (self.call_ids[o.call], self.agent_ids[o.agent], o.time)))
         self.out.clear()
+        if self.decision_log is not None and not deref(self.core).decisions().empty():
+            self._take_decisions()  # now, while the calls offered still have their ids
         return offers
 
-    cdef object _with_offers(self, error, str what, unsigned int ref, object ident):
-        """A refused transition: timers due by now did fire; their offers go with the error.
+    cdef _take_decisions(self):
+        cdef const Decision* d
+        cdef size_t i
+        decisions = []
+        for i in range(deref(self.core).decisions().size()):
+            d = &deref(self.core).decisions()[i]
+            decisions.append(_make_tuple(PyDecision, (
+                self.call_ids[d.call], self.agent_ids[d.agent], d.time, self.config.plans[d.plan].name,
+                None if d.step == kNone else d.step, "agent" if d.agent_chosen else "call", d.wait,
+                _priority_terms(d.priority), _score_terms(d.score))))
+        deref(self.core).clear_decisions()
+        if self.on_decision is None:
+            self.decision_log.extend(decisions)
+        else:
+            tell(self.on_decision, decisions)
 
-        The core names the subject by handle ("agent #3"); the caller knows it by its id.
-        """
-        error.args = (str(error).replace(f"{what} #{ref}", f"{what} {ident!r}"),)
+    cdef object _with_offers(self, error):
+        """A refused transition: timers due by now did fire; their offers go with the error."""
         error.offers = self._take_offers()
         return error
+
+    @cython.boundscheck(True)  # a restore names what it refuses before the binding has learnt it
+    def _name(self, int entity, unsigned int ref):
+        """How the core's error messages name its entities: by the caller's ids and names."""
+        if entity == <int>Entity.Call and ref == kNoCall:
+            return shown(self.unknown_call)
+        names = {<int>Entity.Agent: self.agent_ids, <int>Entity.Call: self.call_ids,
+                 <int>Entity.Plan: [p.name for p in self.config.plans], <int>Entity.Site: self.config.sites,
+                 <int>Entity.Region: list(self.config.regions), <int>Entity.Skill: self.skill_names}[entity]
+        return shown(names[ref]) if ref < len(names) else f"#{ref}"
+
+    cdef CallRef _answered_call(self, object call_id) except? 0xFFFFFFFE:
+        """The handle of a call being accepted or rejected; kNoCall for one not in the router,
+        which the core refuses like any other answer from an agent not holding the offer."""
+        _checked_id("call", call_id)
+        ref = self.call_refs.get(call_id)
+        if ref is None:
+            self.unknown_call = call_id
+            return kNoCall
+        return ref
+
+    cdef int _encode_key(self, object ident) except -1:
+        """``self.key = encode_id(ident)``, without a Python object in the common cases."""
+        cdef Py_ssize_t size
+        cdef const char* utf8 = NULL
+        cdef int64_t number
+        if type(ident) is str:
+            try:
+                utf8 = PyUnicode_AsUTF8AndSize(ident, &size)
+            except UnicodeEncodeError:  # a lone surrogate: the general path below
+                utf8 = NULL
+            if utf8 != NULL:
+                self.key.assign(b"\x01", 1)
+                self.key.append(utf8, <size_t>size)
+                return 0
+        elif type(ident) is int and -2**63 <= ident < 2**63:
+            number = ident
+            self.key.assign(b"\x02", 1)
+            self.key.append(<const char*>&number, 8)
+            return 0
+        self.key = encode_id(ident)
+        return 0
 
     cdef void _forget_call(self, object call_id, CallRef ref):
         del self.call_refs[call_id]
@@ -179,25 +289,57 @@ cdef class Router:
         """
         _checked_id("agent", agent_id)
         if agent_id in self.agent_refs:
-            raise DuplicateIdError(f"agent {agent_id!r} already exists")
+            raise DuplicateIdError(f"agent {shown(agent_id)} already exists")
         cdef int site_ref = _lookup(self.site_refs, site, "site")
+        cdef vector[SkillLevel] levels = self._levels(skills)
+        cdef optional[double] own_wrapup = nullopt
+        if wrapup is not None:
+            own_wrapup = optional[double](_number("wrapup", wrapup))
+        cdef string key = encode_id(agent_id)
+        cdef AgentRef ref = deref(self.core).add_agent(site_ref, levels, own_wrapup, _view(key))
+        self.agent_refs[agent_id] = ref
+        self.agent_ids.append(agent_id)
+
+    cdef vector[SkillLevel] _levels(self, object skills) except *:
+        """``{skill name: level}`` as the core's numbers (names first, then levels, as the reference checks)."""
         if not isinstance(skills, Mapping):
-            raise InvalidArgumentError(f"skills must map skill names to levels, got {skills!r}")
+            raise InvalidArgumentError(f"skills must map skill names to levels, got {shown(skills)}")
         cdef vector[SkillLevel] levels
         cdef SkillLevel held
         named = [self._skill_ref(name) for name in skills]
         for skill, (name, level) in zip(named, skills.items()):
             held.skill = skill
             if isinstance(level, bool) or not isinstance(level, int) or not 0 <= level <= 255:
-                raise InvalidArgumentError(f"level of skill {name!r} must be an integer 1–10, got {level!r}")
+                raise InvalidArgumentError(f"level of skill {shown(name)} must be an integer 1–10, got {shown(level)}")
             held.level = level
             levels.push_back(held)
-        cdef optional[double] own_wrapup = nullopt
-        if wrapup is not None:
-            own_wrapup = optional[double](_number("wrapup", wrapup))
-        cdef AgentRef ref = deref(self.core).add_agent(site_ref, levels, own_wrapup)
-        self.agent_refs[agent_id] = ref
-        self.agent_ids.append(agent_id)
+        return levels
+
+    def set_skills(self, agent_id, now, skills=None, site=None):
+        """Replaces the agent's skills (``{skill: level 1–10}``, all of them) and/or moves it to ``site``.
+
+        A ready agent is then routed as if it had just become ready (it may take a waiting
+        call its new skills admit), keeping its idle time; one holding a call keeps it.
+        """
+        cdef AgentRef ref = _lookup(self.agent_refs, agent_id, "agent")
+        cdef optional[int] site_ref
+        if site is not None:
+            site_ref = optional[int](<int>_lookup(self.site_refs, site, "site"))
+        cdef optional[vector[SkillLevel]] levels
+        if skills is not None:
+            levels = optional[vector[SkillLevel]](self._levels(skills))
+        deref(self.core).set_skills(ref, site_ref, levels, _number("now", now), self.out)
+        return self._take_offers()
+
+    def remove_agent(self, agent_id, now):
+        """Takes the agent out for good (refused while it holds a call); its id may be added again."""
+        cdef AgentRef ref = _lookup(self.agent_refs, agent_id, "agent")
+        try:
+            deref(self.core).remove_agent(ref, _number("now", now), self.out)
+        except InvalidTransitionError as error:
+            raise self._with_offers(error)
+        del self.agent_refs[agent_id]
+        return self._take_offers()
 
     def ready(self, agent_id, now):
         """The agent is ready (log-in, end of a break or of wrap-up); it may take a waiting call."""
@@ -205,16 +347,18 @@ cdef class Router:
         try:
             deref(self.core).ready(ref, _number("now", now), self.out)
         except InvalidTransitionError as error:
-            raise self._with_offers(error, "agent", ref, agent_id)
+            raise self._with_offers(error)
         return self._take_offers()
 
     def not_ready(self, agent_id, now, reason=""):
         """The agent steps out (break, training, after a missed offer) for ``reason``."""
         cdef AgentRef ref = _lookup(self.agent_refs, agent_id, "agent")
+        if not isinstance(reason, str):
+            raise InvalidArgumentError(f"reason must be a str, got {shown(reason)}")
         try:
-            deref(self.core).not_ready(ref, _number("now", now), str(reason).encode(), self.out)
+            deref(self.core).not_ready(ref, _number("now", now), reason.encode("utf-8", "surrogatepass"), self.out)
         except InvalidTransitionError as error:
-            raise self._with_offers(error, "agent", ref, agent_id)
+            raise self._with_offers(error)
         return self._take_offers()
 
     def logout(self, agent_id, now):
@@ -223,7 +367,7 @@ cdef class Router:
         try:
             deref(self.core).logout(ref, _number("now", now), self.out)
         except InvalidTransitionError as error:
-            raise self._with_offers(error, "agent", ref, agent_id)
+            raise self._with_offers(error)
         return self._take_offers()
 
     # ----------------------------------------------------------------- calls
@@ -239,19 +383,24 @@ cdef class Router:
         cdef CallSpec spec
         _checked_id("call", call_id)
         if call_id in self.call_refs:
-            raise DuplicateIdError(f"call {call_id!r} is already in the router")
+            raise DuplicateIdError(f"call {shown(call_id)} is already in the router")
         spec.plan = _lookup(self.plan_refs, plan, "plan")
         spec.region = kNone if region is None else _lookup(self.region_refs, region, "region")
         spec.language = kNone if language is None else self._skill_ref(language)
-        spec.value = _number("value", value)
-        spec.priority = _number("priority", priority)
-        if isinstance(repeats, bool) or not isinstance(repeats, int):
-            raise InvalidArgumentError(f"repeats must be an integer >= 0, got {repeats!r}")
-        spec.repeats = repeats
+        # In the reference model's order, so that a call with several bad arguments is refused alike.
         spec.preferred_agent = kNone if preferred_agent is None else _lookup(
             self.agent_refs, preferred_agent, "preferred agent")
+        spec.value = _number("value", value)
+        spec.priority = _number("priority", priority)
+        if isinstance(repeats, bool) or not isinstance(repeats, int) or not 0 <= repeats <= MAX_REPEATS:
+            raise InvalidArgumentError(f"repeats must be an integer >= 0, got {shown(repeats)}")
+        spec.repeats = repeats
         spec.preferred_wait = _number("preferred_wait", preferred_wait)
-        cdef CallRef ref = deref(self.core).arrive(spec, _number("now", now), self.out)
+        if deref(self.core).journaling():
+            self._encode_key(call_id)
+        else:
+            self.key.clear()
+        cdef CallRef ref = deref(self.core).arrive(spec, _number("now", now), self.out, _view(self.key))
         self.call_refs[call_id] = ref
         if ref == len(self.call_ids):
             self.call_ids.append(call_id)
@@ -259,22 +408,32 @@ cdef class Router:
             self.call_ids[ref] = call_id
         return self._take_offers()
 
-    def accept(self, call_id, now):
-        """The offered agent answered: the call is connected and counts as answered."""
-        cdef CallRef ref = _lookup(self.call_refs, call_id, "call")
+    def accept(self, call_id, agent_id, now):
+        """``agent_id`` answered the call offered to it: connected, and counted as answered.
+
+        Only the agent holding the call's current offer may answer; a late answer (the offer
+        timed out and went to another agent, or the caller left) is refused with
+        InvalidTransitionError naming the call, the agent and the current holder.
+        """
+        cdef AgentRef agent = _lookup(self.agent_refs, agent_id, "agent")
+        cdef CallRef ref = self._answered_call(call_id)
         try:
-            deref(self.core).accept(ref, _number("now", now), self.out)
+            deref(self.core).accept(ref, agent, _number("now", now), self.out)
         except InvalidTransitionError as error:
-            raise self._with_offers(error, "call", ref, call_id)
+            raise self._with_offers(error)
         return self._take_offers()
 
-    def reject(self, call_id, now):
-        """The offered agent declined: the agent goes not-ready, the call keeps its place."""
-        cdef CallRef ref = _lookup(self.call_refs, call_id, "call")
+    def reject(self, call_id, agent_id, now):
+        """``agent_id`` declined the call offered to it: the agent goes not-ready, the call keeps its place.
+
+        Refused like :meth:`accept` unless the agent holds the call's current offer.
+        """
+        cdef AgentRef agent = _lookup(self.agent_refs, agent_id, "agent")
+        cdef CallRef ref = self._answered_call(call_id)
         try:
-            deref(self.core).reject(ref, _number("now", now), self.out)
+            deref(self.core).reject(ref, agent, _number("now", now), self.out)
         except InvalidTransitionError as error:
-            raise self._with_offers(error, "call", ref, call_id)
+            raise self._with_offers(error)
         return self._take_offers()
 
     def abandon(self, call_id, now):
@@ -283,7 +442,7 @@ cdef class Router:
         try:
             deref(self.core).abandon(ref, _number("now", now), self.out)
         except InvalidTransitionError as error:
-            raise self._with_offers(error, "call", ref, call_id)
+            raise self._with_offers(error)
         offers = self._take_offers()  # before the id is forgotten: a timer may have offered it
         self._forget_call(call_id, ref)
         return offers
@@ -294,10 +453,86 @@ cdef class Router:
         try:
             deref(self.core).hangup(ref, _number("now", now), self.out)
         except InvalidTransitionError as error:
-            raise self._with_offers(error, "call", ref, call_id)
+            raise self._with_offers(error)
         offers = self._take_offers()  # before the id is forgotten: a timer may have offered it
         self._forget_call(call_id, ref)
         return offers
+
+    def transfer(self, call_id, plan, now):
+        """Moves a waiting call to ``plan`` (an IVR transfer), keeping its arrival time and place.
+
+        Its step is the one its wait has reached in the new plan, and it takes an agent if
+        one fits; its arrival is counted for the new plan. Refused unless the call waits.
+        """
+        cdef CallRef ref = _lookup(self.call_refs, call_id, "call")
+        cdef int plan_ref = _lookup(self.plan_refs, plan, "plan")
+        try:
+            deref(self.core).transfer(ref, plan_ref, _number("now", now), self.out)
+        except InvalidTransitionError as error:
+            raise self._with_offers(error)
+        return self._take_offers()
+
+    def reprioritize(self, call_id, now, value=None, priority=None):
+        """Changes a waiting or offered call's customer ``value`` and/or extra ``priority``."""
+        cdef CallRef ref = _lookup(self.call_refs, call_id, "call")
+        cdef optional[double] new_value, new_priority
+        if value is not None:
+            new_value = optional[double](_number("value", value))
+        if priority is not None:
+            new_priority = optional[double](_number("priority", priority))
+        try:
+            deref(self.core).reprioritize(ref, new_value, new_priority, _number("now", now), self.out)
+        except InvalidTransitionError as error:
+            raise self._with_offers(error)
+        return self._take_offers()
+
+    def reconfigure(self, config, now):
+        """Replaces the configuration (plans, steps, weights, sites, regions) without a restart.
+
+        Plans, sites and regions are matched by name. A live call whose plan or region, or an
+        agent whose site, is not in ``config`` refuses the change (ConfigError) before
+        anything changes. Then the timers due by ``now`` fire, and the waiting calls re-enter
+        under their new plans in rule 1's order, each taking an agent if one fits.
+        """
+        if not isinstance(config, Config):
+            raise InvalidArgumentError(f"reconfigure needs a ccroute.Config, got {shown(config)}")
+        if config.skills is not None:
+            for skill in deref(self.core).skills_in_use():
+                if self.skill_names[skill] not in config.skills:
+                    raise ConfigError(f"skill {shown(self.skill_names[skill])} is in use: "
+                                      "the new configuration's skills must list it")
+        skill_refs = {name: ref for ref, name in enumerate(self.skill_names)}
+        for name in skill_numbering(config):
+            skill_refs.setdefault(name, len(skill_refs))
+        cdef vector[int] plans, sites, regions
+        new_plans = {p.name: i for i, p in enumerate(config.plans)}
+        for p in self.config.plans:
+            plans.push_back(new_plans.get(p.name, kNone))
+        for site in self.config.sites:
+            sites.push_back(config.sites.index(site) if site in config.sites else kNone)
+        new_regions = {name: i for i, name in enumerate(config.regions)}
+        for region in self.config.regions:
+            regions.push_back(new_regions.get(region, kNone))
+        cdef string document = config.to_document()
+        deref(self.core).reconfigure(core_config(config, skill_refs), plans, sites, regions, _number("now", now),
+                                     self.out, _view(document))
+        self._adopt(config, skill_refs)
+        return self._take_offers()
+
+    cdef _adopt(self, config, dict skill_refs):
+        """The binding's names for a configuration the core has just taken."""
+        self.config = config
+        self.site_refs = {name: i for i, name in enumerate(config.sites)}
+        self.region_refs = {name: i for i, name in enumerate(config.regions)}
+        self.plan_refs = {plan.name: i for i, plan in enumerate(config.plans)}
+        self.skill_names = list(skill_refs)
+        self._allow_skills()
+        deref(self.core).set_config_tag(config_fingerprint(config))
+
+    cdef _allow_skills(self):
+        """The names a skill may be given now: all the core knows, or those the configuration lists."""
+        self.skill_refs = {name: ref for ref, name in enumerate(self.skill_names)
+                           if self.config.skills is None or name in self.config.skills}
 
     def advance(self, now):
         """Lets time pass to ``now``: fires due escalations, wrap-up ends and offer time-outs."""
@@ -324,13 +559,102 @@ cdef class Router:
         """Why a not-ready agent is not ready (``"rejected"``, ``"no answer"`` or the given reason)."""
         cdef const string* reason = deref(self.core).agent_reason(
             _lookup(self.agent_refs, agent_id, "agent"))
-        return None if reason == NULL else deref(reason).decode()
+        return None if reason == NULL else deref(reason).decode("utf-8", "surrogatepass")
+
+    cdef double _query_time(self, object now) except? -1.0:
+        """A read-out's time: ``now``, or by default the last operation's; never before it."""
+        cdef double t = max(deref(self.core).last_time(), 0.0) if now is None else _number("now", now)
+        deref(self.core).check_time(t)
+        return t
+
+    cdef object _call_info(self, const CallView& v, double now):
+        return _make_tuple(CallInfo, (
+            self.call_ids[v.call], self.config.plans[v.plan].name, CALL_STATES[<int>v.state], v.since,
+            None if v.step == kNone else v.step, v.arrival, now - v.arrival,
+            None if v.agent == kNone else self.agent_ids[v.agent]))
+
+    cdef object _agent_info(self, const AgentView& v):
+        cdef const string* reason = deref(self.core).agent_reason(v.agent)
+        return _make_tuple(AgentInfo, (
+            self.agent_ids[v.agent], self.config.sites[v.site], AGENT_STATES[<int>v.state], v.since,
+            None if reason == NULL else deref(reason).decode("utf-8", "surrogatepass"),
+            None if v.call == kNoCall else self.call_ids[v.call]))
+
+    def call_info(self, call_id, now=None):
+        """The call as a wallboard shows it (:class:`~ccroute.CallInfo`), its wait measured at ``now``."""
+        cdef CallRef ref = _lookup(self.call_refs, call_id, "call")
+        return self._call_info(deref(self.core).call_view(ref), self._query_time(now))
+
+    def agent_info(self, agent_id):
+        """The agent as a wallboard shows it (:class:`~ccroute.AgentInfo`)."""
+        return self._agent_info(deref(self.core).agent_view(_lookup(self.agent_refs, agent_id, "agent")))
+
+    def calls(self, now=None):
+        """Every call in the router (:class:`~ccroute.CallInfo`), in arrival order."""
+        cdef double t = self._query_time(now)
+        cdef vector[CallView] views
+        deref(self.core).call_views(views)
+        return [self._call_info(v, t) for v in views]
+
+    def agents(self):
+        """Every agent (:class:`~ccroute.AgentInfo`), in the order they were added."""
+        cdef vector[AgentView] views
+        deref(self.core).agent_views(views)
+        return [self._agent_info(v) for v in views]
+
+    def explain(self, call_id, now=None, agents=3):
+        """Why a waiting or offered call stands where it does (:class:`~ccroute.Explanation`).
+
+        Its step and when the next starts, its priority at ``now`` term by term, its rank
+        among the waiting calls it competes with, and the best ``agents`` ready agents its
+        step admits with their score terms — or, when none is admitted, which of the
+        step's requirements no ready agent meets. Reads the state only.
+        """
+        cdef CallRef ref = _lookup(self.call_refs, call_id, "call")
+        cdef double t = self._query_time(now)
+        if isinstance(agents, bool) or not isinstance(agents, int) or agents < 0:
+            raise InvalidArgumentError(f"agents must be an integer >= 0, got {shown(agents)}")
+        cdef Explanation e = deref(self.core).explain(ref, t, min(agents, 2**31))
+        cdef AgentScore a
+        cdef Unmet u
+        return _make_tuple(PyExplanation, (
+            self._call_info(e.call, t), e.next_step_at.value() if e.next_step_at.has_value() else None,
+            _priority_terms(e.priority), e.rank if e.call.state == CallState.Waiting else None, e.competing,
+            [_make_tuple(PyAgentScore, (self.agent_ids[a.agent], a.ready_since, _score_terms(a.score)))
+             for a in e.agents],
+            [self._unmet(u) for u in e.unmet]))
+
+    cdef str _unmet(self, const Unmet& u):
+        kind = ("skill", "language", "distance", "preferred_agent", "all_at_once", "any_ready_agent")[<int>u.requirement]
+        name = (self.skill_names[u.skill] if kind in ("skill", "language") else
+                list(self.config.regions)[u.skill] if kind == "distance" else
+                self.agent_ids[u.skill] if kind == "preferred_agent" else None)
+        return describe_unmet(kind, name, u.level)
+
+    def log_decisions(self, capacity=1000, callback=None):
+        """Turns the decision log on (or off with ``capacity=None`` and no callback).
+
+        Every offer's terms are then recorded as a :class:`~ccroute.Decision`: kept in a ring
+        of the last ``capacity`` (read with :meth:`decisions`), or handed to ``callback``
+        as each operation returns (a callback that raises is reported as a RuntimeWarning:
+        the operation happened all the same). Off, it costs nothing measurable.
+        """
+        if capacity is not None and (isinstance(capacity, bool) or not isinstance(capacity, int) or not 1 <= capacity <= sys.maxsize):
+            raise InvalidArgumentError(f"capacity must be an integer >= 1 or None, got {shown(capacity)}")
+        if callback is not None and not callable(callback):
+            raise InvalidArgumentError(f"callback must be callable, got {callback!r}")
+        on = capacity is not None or callback is not None
+        self.decision_log = collections.deque(maxlen=None if callback else capacity) if on else None
+        self.on_decision = callback
+        deref(self.core).log_decisions(on)
+
+    def decisions(self):
+        """The decisions in the log, oldest first (see :meth:`log_decisions`)."""
+        return [] if self.decision_log is None else list(self.decision_log)
 
     def stats(self, now=None):
         """Per-plan statistics at ``now`` (default: the last operation's time); fires no timer."""
-        cdef double last = deref(self.core).last_time()
-        cdef double t = max(last, 0.0) if now is None else _number("now", now)
-        cdef vector[PlanStats] tallies = deref(self.core).stats(t)
+        cdef vector[PlanStats] tallies = deref(self.core).stats(self._query_time(now))
         cdef PlanStats s
         result = {}
         for i, plan in enumerate(self.config.plans):
@@ -339,6 +663,145 @@ cdef class Router:
                 s.arrived, s.answered, s.abandoned, s.answered_within, s.wait_sum, s.waiting,
                 s.oldest_wait.value() if s.oldest_wait.has_value() else None)
         return result
+
+    # ------------------------------------------------------------- snapshots
+
+    def snapshot(self):
+        """The router's whole state as bytes: versioned, checksummed, tagged with its configuration.
+
+        :meth:`restore` builds a router that continues exactly as this one would. The format
+        (:mod:`ccroute.snapshot`) is shared with the reference model. The GIL is released
+        while the core writes it.
+        """
+        cdef vector[string] keys = self._call_keys()
+        cdef string blob
+        with nogil:  # the core reads only its own state and `keys`
+            blob = deref(self.core).snapshot(keys)
+        return <bytes>blob
+
+    @classmethod
+    def restore(cls, config, blob):
+        """A router restored from :meth:`snapshot` bytes taken under the same ``config``.
+
+        An empty, truncated, corrupted or other-version blob, or one taken under another
+        configuration, raises :class:`~ccroute.RestoreError` naming the reason.
+        """
+        cdef Router router = cls(config)
+        router._load(blob)
+        return router
+
+    cdef _load(self, blob):
+        if not isinstance(blob, (bytes, bytearray, memoryview)):
+            raise RestoreError(f"a snapshot is bytes, got {type(blob).__name__}")
+        cdef string data = bytes(blob)
+        cdef vector[string] keys
+        with nogil:  # rebuilding the indexes is the core's work alone
+            deref(self.core).restore(_view(data), keys)
+        self._learn_ids(keys)
+
+    cdef vector[string] _call_keys(self):
+        """The live calls' ids, encoded, by handle: what the core keeps in snapshots."""
+        cdef vector[string] keys
+        keys.reserve(len(self.call_ids))
+        for call_id in self.call_ids:
+            keys.push_back(b"" if call_id is None else encode_id(call_id))
+        return keys
+
+    cdef _learn_ids(self, const vector[string]& keys):
+        """The binding's id maps, from the core's agents and skills and the calls' ``keys``."""
+        self.agent_refs, self.agent_ids, self.call_refs = {}, [], {}
+        cdef size_t ref
+        for ref in range(deref(self.core).n_agents()):
+            agent_id = decode_id(deref(self.core).agent_key(ref))
+            self.agent_ids.append(agent_id)
+            if deref(self.core).agent_state(ref) != AgentState.Removed:  # its id may belong to a newer agent
+                self._learn(self.agent_refs, None, agent_id, ref, "agent")
+            if deref(self.core).agent_reason(ref) != NULL:  # read-outs decode it later: it must be text
+                _restored_text(deref(deref(self.core).agent_reason(ref)), "a not-ready reason")
+        self.skill_names = [_restored_text(deref(self.core).skill_name(ref), "a skill name")
+                            for ref in range(deref(self.core).config().n_skills)]
+        self._allow_skills()
+        self.call_ids = [None] * keys.size()
+        for ref in range(keys.size()):
+            if deref(self.core).call_live(ref):
+                self._learn(self.call_refs, None, decode_id(keys[ref]), ref, "call")
+                self.call_ids[ref] = decode_id(keys[ref])
+
+    # --------------------------------------------------------------- journal
+
+    def start_journal(self, path, sync="batch"):
+        """Journals every operation that changes the router to ``path`` from now on (see :mod:`ccroute.journal`).
+
+        ``sync``: ``"every"`` (each record reaches the disk before the operation returns),
+        ``"batch"`` (a background thread syncs every 100 ms) or ``"none"`` (the kernel's
+        writeback). Whatever the policy, a record is in the kernel when its operation
+        returns, so a process crash loses nothing acknowledged. An existing, non-empty file
+        is refused: it holds a history to :meth:`recover` from.
+        """
+        self.start_journal_at(os.fsencode(path), check_sync(sync), 0)
+
+    @property
+    def events(self):
+        """Operations that changed the router since it was built: the journal's next event number."""
+        return deref(self.core).events()
+
+    def stop_journal(self):
+        """Stops journaling (the file is synced and closed)."""
+        deref(self.core).stop_journal()
+
+    def sync_journal(self):
+        """Makes every record journaled so far durable on disk now."""
+        deref(self.core).sync_journal()
+
+    @classmethod
+    def recover(cls, config, journal, snapshot=None, sync="batch"):
+        """The router as it was when its process died: ``snapshot`` (if any), then the journal's
+        operations since, and journaling to ``journal`` again.
+
+        A torn last record (its operation had not returned) is dropped with a
+        :class:`~ccroute.journal.JournalWarning`; a journal of another configuration, with
+        missing events or a damaged record before valid ones raises
+        :class:`~ccroute.RestoreError`. The GIL is released while the core replays.
+        """
+        check_sync(sync)
+        cdef Router router = cls(config)
+        if snapshot is not None:
+            router._load(snapshot)
+        cdef string path = os.fsencode(journal)
+        cdef JournalContents contents
+        cdef vector[string] keys = router._call_keys()
+        cdef size_t at = 0
+        with nogil:  # reading the journal is the core's work alone
+            contents = read_journal(path)
+        for message in contents.warnings:
+            warnings.warn(message.decode(), JournalWarning, stacklevel=2)
+        while True:
+            with nogil:  # and so is replaying it, up to a reconfiguration (its configuration is ours)
+                at = deref(router.core).replay(contents, keys, at)
+            router._learn_ids(keys)
+            if at == contents.records.size():
+                break
+            record = <bytes>contents.records[at].fields.data()[:contents.records[at].fields.size()]
+            document = record[4:4 + int.from_bytes(record[:4], "little")]
+            try:
+                router.reconfigure(Config.from_document(document), contents.records[at].now)
+            except (RoutingError, ValueError, KeyError, TypeError) as error:
+                raise RestoreError(f"journal: a reconfiguration does not replay ({error})") from None
+            keys = router._call_keys()
+            at += 1
+        router.start_journal_at(path, sync, contents.end)
+        return router
+
+    cdef start_journal_at(self, const string& path, str sync, uint64_t end):
+        cdef Sync policy = Sync.Every if sync == "every" else Sync.Batch if sync == "batch" else Sync.Never
+        deref(self.core).start_journal(path, policy, end)
+
+    cdef _learn(self, dict refs, list ids, object ident, size_t ref, str what):
+        if ident in refs:
+            raise RestoreError(f"snapshot: {what} {ident!r} twice")
+        refs[ident] = ref
+        if ids is not None:
+            ids.append(ident)
 
     def _check_invariants(self):
         """Checks the core's indexes against its states (raises RuntimeError); for tests."""

@@ -11,7 +11,7 @@
 // Thrown through C++ when a Python callback raised: the Python error is already set.
 struct PythonRaised {};
 
-static PyObject* ccroute_error_classes[6] = {nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
+static PyObject* ccroute_error_classes[ccroute::kErrorKinds] = {};
 
 static inline void register_error_class(int kind, PyObject* cls) {
     Py_XINCREF(cls);

@@ -3,6 +3,7 @@ from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, 
 from libcpp cimport bool
 from libcpp.optional cimport optional
 from libcpp.string cimport string
+from libcpp.string_view cimport string_view
 from libcpp.vector cimport vector
 
 
@@ -11,17 +12,41 @@ cdef extern from "_errors.hpp":
     void raise_routing_error()
 
 
+cdef extern from "journal.hpp" namespace "ccroute" nogil:
+    cdef enum class Sync(uint8_t):
+        Every, Batch, Never
+
+    cdef cppclass JournalRecord:
+        uint64_t event
+        double now
+        string_view fields
+
+    cdef cppclass JournalContents:
+        uint64_t end
+        vector[string] warnings
+        vector[JournalRecord] records
+
+    JournalContents read_journal(const string& path) except +raise_routing_error
+
+
 cdef extern from "router.hpp" namespace "ccroute" nogil:
     ctypedef uint32_t AgentRef
     ctypedef uint32_t CallRef
     ctypedef uint16_t SkillRef
     const int kNone
+    const CallRef kNoCall
+
+    cpdef enum class Entity(uint8_t):
+        Agent, Call, Plan, Site, Region, Skill
+
+    cdef cppclass Namer "ccroute::Namer":
+        pass
 
     cpdef enum class ErrorKind(int):
-        Config, UnknownId, DuplicateId, InvalidArgument, TimeOrder, InvalidTransition
+        Config, UnknownId, DuplicateId, InvalidArgument, TimeOrder, InvalidTransition, Restore
 
     cpdef enum class AgentState(uint8_t):
-        Offline, Ready, Reserved, Busy, Wrapup, NotReady
+        Offline, Ready, Reserved, Busy, Wrapup, NotReady, Removed
 
     cpdef enum class CallState(uint8_t):
         Waiting, Offered, Connected
@@ -54,6 +79,7 @@ cdef extern from "router.hpp" namespace "ccroute" nogil:
         vector[PlanConfig] plans
         optional[double] offer_timeout
         int n_skills
+        vector[string] skill_names
 
     cdef cppclass CallSpec:
         int plan, region, language
@@ -66,6 +92,61 @@ cdef extern from "router.hpp" namespace "ccroute" nogil:
         AgentRef agent
         double time
 
+    cdef cppclass CallView:
+        CallRef call
+        int plan
+        CallState state
+        double since
+        int step
+        double arrival
+        int64_t agent
+
+    cdef cppclass AgentView:
+        AgentRef agent
+        int site
+        AgentState state
+        double since
+        CallRef call
+
+    cdef cppclass PriorityTerms:
+        double base, value, repeats, extra, aging, total
+
+    cdef cppclass ScoreTerms:
+        double proficiency, distance, breadth, idle, total
+
+    cdef cppclass AgentScore:
+        AgentRef agent
+        double ready_since
+        ScoreTerms score
+
+    cpdef enum class Requirement(uint8_t):
+        Skill, Language, Distance, PreferredAgent, AllAtOnce, AnyReadyAgent
+
+    cdef cppclass Unmet:
+        Requirement requirement
+        int32_t skill
+        int32_t level
+
+    cdef cppclass Explanation:
+        CallView call
+        optional[double] next_step_at
+        PriorityTerms priority
+        uint32_t rank
+        uint32_t competing
+        vector[AgentScore] agents
+        vector[Unmet] unmet
+
+    cdef cppclass Decision:
+        CallRef call
+        AgentRef agent
+        double time
+        int plan
+        int step
+        bool agent_chosen
+        double wait
+        PriorityTerms priority
+        ScoreTerms score
+
     cdef cppclass PlanStats:
         int64_t arrived, answered, abandoned, answered_within
         double wait_sum
@@ -74,14 +155,16 @@ cdef extern from "router.hpp" namespace "ccroute" nogil:
 
     cdef cppclass Router:
         Router(Config) except +raise_routing_error
-        SkillRef add_skill() except +raise_routing_error
-        AgentRef add_agent(int site, const vector[SkillLevel]& skills, optional[double] wrapup) except +raise_routing_error
-        CallRef arrive(const CallSpec& call, double now, vector[Offer]& out) except +raise_routing_error
+        void set_namer(Namer)
+        SkillRef add_skill(string_view name) except +raise_routing_error
+        AgentRef add_agent(int site, const vector[SkillLevel]& skills, optional[double] wrapup,
+                           string_view key) except +raise_routing_error
+        CallRef arrive(const CallSpec& call, double now, vector[Offer]& out, string_view key) except +raise_routing_error
         void ready(AgentRef, double now, vector[Offer]& out) except +raise_routing_error
         void not_ready(AgentRef, double now, const string& reason, vector[Offer]& out) except +raise_routing_error
         void logout(AgentRef, double now, vector[Offer]& out) except +raise_routing_error
-        void accept(CallRef, double now, vector[Offer]& out) except +raise_routing_error
-        void reject(CallRef, double now, vector[Offer]& out) except +raise_routing_error
+        void accept(CallRef, AgentRef, double now, vector[Offer]& out) except +raise_routing_error
+        void reject(CallRef, AgentRef, double now, vector[Offer]& out) except +raise_routing_error
         void abandon(CallRef, double now, vector[Offer]& out) except +raise_routing_error
         void hangup(CallRef, double now, vector[Offer]& out) except +raise_routing_error
         void advance(double now, vector[Offer]& out) except +raise_routing_error
@@ -90,9 +173,39 @@ cdef extern from "router.hpp" namespace "ccroute" nogil:
         const string* agent_reason(AgentRef) except +raise_routing_error
         CallState call_state(CallRef) except +raise_routing_error
         bool call_live(CallRef)
+        CallView call_view(CallRef) except +raise_routing_error
+        AgentView agent_view(AgentRef) except +raise_routing_error
+        void call_views(vector[CallView]& out) except +raise_routing_error
+        void agent_views(vector[AgentView]& out) except +raise_routing_error
         size_t n_agents()
         vector[PlanStats] stats(double now) except +raise_routing_error
         double last_time()
+        void check_time(double now) except +raise_routing_error
+        const string& agent_key(AgentRef) except +
+        const string& skill_name(SkillRef) except +
+        const Config& config()
+        void set_config_tag(string tag)
+        string snapshot(const vector[string]& call_keys) except +raise_routing_error
+        void restore(string_view blob, vector[string]& call_keys) except +raise_routing_error
+        void start_journal(const string& path, Sync sync, uint64_t end) except +raise_routing_error
+        void stop_journal()
+        void sync_journal() except +raise_routing_error
+        bool journaling()
+        size_t replay(const JournalContents& journal, vector[string]& call_keys, size_t start) except +raise_routing_error
+        void set_skills(AgentRef, optional[int] site, const optional[vector[SkillLevel]]& skills, double now,
+                        vector[Offer]& out) except +raise_routing_error
+        void remove_agent(AgentRef, double now, vector[Offer]& out) except +raise_routing_error
+        vector[SkillRef] skills_in_use()
+        void transfer(CallRef, int plan, double now, vector[Offer]& out) except +raise_routing_error
+        void reprioritize(CallRef, optional[double] value, optional[double] priority, double now,
+                          vector[Offer]& out) except +raise_routing_error
+        void reconfigure(Config config, const vector[int]& plans, const vector[int]& sites, const vector[int]& regions,
+                         double now, vector[Offer]& out, string_view document) except +raise_routing_error
+        uint64_t events()
+        Explanation explain(CallRef call, double now, size_t n_agents) except +raise_routing_error
+        void log_decisions(bool on)
+        const vector[Decision]& decisions()
+        void clear_decisions()
         void check_invariants() except +
 
 
@@ -150,6 +263,7 @@ cdef extern from "_callback.hpp":
     cdef cppclass ProgressFunction "std::function<void(double)>":
         pass
     ProgressFunction python_callback(object callable)
+    Namer python_namer(object router)
 
 
 cdef extern from "sim.hpp":

@@ -15,6 +15,18 @@ if TYPE_CHECKING:
     from .types import Offer
 
 
+def shown(value: object) -> str:
+    """A bad value as an error message names it: its repr, cut short when long.
+
+    Naming a 1 MB string or an int of thousands of digits must neither flood a log nor fail
+    (repr refuses ints beyond 4,300 digits), so such a value is named by its start and size.
+    """
+    if isinstance(value, int) and value.bit_length() > 1000:
+        return f"an int of {value.bit_length()} bits"
+    text = repr(value)
+    return text if len(text) <= 120 else f"{text[:100]}… ({len(text)} characters)"
+
+
 class RoutingError(Exception):
     """Base class of every error raised by ccroute."""
 
@@ -53,3 +65,8 @@ class InvalidTransitionError(RoutingError):
     def __init__(self, message: str, offers: Sequence[Offer] = ()) -> None:
         super().__init__(message)
         self.offers: list[Offer] = list(offers)
+
+
+class RestoreError(RoutingError, ValueError):
+    """A snapshot or journal that cannot be read back: empty, truncated, corrupted, of
+    another format version, or taken under another configuration. Nothing is restored."""

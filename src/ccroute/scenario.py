@@ -220,16 +220,7 @@ class Scenario:
             raise ConfigError(f"scenario: {error}") from None
 
 
-def routing_from_dict(data: Mapping[str, Any]) -> Config:
-    """A :class:`~ccroute.Config` from its TOML table (``[routing]`` with ``[[routing.plans]]``)."""
-    plans = []
-    for p in data["plans"]:
-        p = dict(p)
-        steps = [Step(**{**s, "weights": Weights(**s.get("weights", {}))}) for s in p.pop("steps", [{}])]
-        plans.append(Plan(steps=steps, **p))
-    return Config(sites=data["sites"], plans=plans, regions=data.get("regions", {}),
-                  default_distance=data.get("default_distance", 3),
-                  offer_timeout=data.get("offer_timeout"), skills=data.get("skills"))
+routing_from_dict = Config.from_dict  # a scenario's [routing] table
 
 
 def _demand(d: Mapping[str, Any], curves: Mapping[str, list[float]], mixes: Mapping[str, list[Callers]],

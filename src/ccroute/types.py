@@ -7,16 +7,25 @@ to be sound. Skill levels are integers 1–10; distances are small integer tiers
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
+import warnings
 from dataclasses import dataclass, field
-from typing import Any, Mapping, NamedTuple, Optional, Sequence, Union
+from typing import Any, Callable, Mapping, NamedTuple, Optional, Sequence, Union
 
-from .errors import ConfigError
+from .errors import ConfigError, shown
 
 Id = Union[str, int]
 """Agent and call ids: any str or int chosen by the switch."""
 
 MAX_LEVEL = 10
+AGENT_STATES = ("offline", "ready", "reserved", "busy", "wrapup", "not_ready", "removed")
+CALL_STATES = ("waiting", "offered", "connected")
+MAX_TIER = 2**31 - 1
+"""Distance tiers are small integers; the core keeps them (and step limits) as 32-bit ints."""
+MAX_REPEATS = 2**63 - 1
+"""A caller's repeat count: the core (and a snapshot) keeps it as a 64-bit int."""
 
 
 class Offer(NamedTuple):
@@ -30,6 +39,126 @@ class Offer(NamedTuple):
     call_id: Id
     agent_id: Id
     time: float
+
+
+class CallInfo(NamedTuple):
+    """A live call as a wallboard shows it (:meth:`Router.call_info`, :meth:`Router.calls`)."""
+
+    call_id: Id
+    plan: str
+    state: str
+    """``"waiting"``, ``"offered"`` or ``"connected"``."""
+    since: float
+    """When it entered that state."""
+    step: Optional[int]
+    """The plan's step it is in (the one its offer was made in); None while only its preferred agent may take it."""
+    arrival: float
+    wait: float
+    """Seconds since arrival, at the time asked about."""
+    agent_id: Optional[Id]
+    """The agent holding its offer or connection; None while it waits."""
+
+
+class AgentInfo(NamedTuple):
+    """An agent as a wallboard shows it (:meth:`Router.agent_info`, :meth:`Router.agents`)."""
+
+    agent_id: Id
+    site: str
+    state: str
+    """``"offline"``, ``"ready"``, ``"reserved"``, ``"busy"``, ``"wrapup"`` or ``"not_ready"``."""
+    since: float
+    """When it entered that state."""
+    reason: Optional[str]
+    """Why it is not ready (``"rejected"``, ``"no answer"`` or the reason given); None otherwise."""
+    call_id: Optional[Id]
+    """The call it holds (reserved for it or connected); None otherwise."""
+
+
+class PriorityTerms(NamedTuple):
+    """A call's priority at a time, term by term (DESIGN.md §4.1), and their sum in this order."""
+
+    base: float
+    value: float
+    """value_weight × customer value"""
+    repeats: float
+    """repeat_weight × repeat calls"""
+    extra: float
+    aging: float
+    """aging × seconds waited"""
+    total: float
+
+
+class ScoreTerms(NamedTuple):
+    """An agent's score for a call, term by term (DESIGN.md §4.2), and their sum in this order."""
+
+    proficiency: float
+    distance: float
+    breadth: float
+    idle: float
+    total: float
+
+
+class AgentScore(NamedTuple):
+    """A ready agent a call's step admits, with its score terms."""
+
+    agent_id: Id
+    ready_since: float
+    score: ScoreTerms
+
+
+class Explanation(NamedTuple):
+    """Why a call stands where it does (:meth:`Router.explain`)."""
+
+    call: CallInfo
+    next_step_at: Optional[float]
+    """When its wait reaches its plan's next step (or its preferred agent's time ends); None at the last."""
+    priority: PriorityTerms
+    rank: Optional[int]
+    """1 = the next to be taken among the waiting calls it competes with; None unless waiting."""
+    competing: int
+    """Waiting calls that some agent admitted for it would also take."""
+    agents: list[AgentScore]
+    """The best ready agents its step admits, best first (rule 2's order)."""
+    unmet: list[str]
+    """When no ready agent is admitted: which of the step's requirements none meets."""
+
+
+class Decision(NamedTuple):
+    """An offer as the decision log records it (:meth:`Router.log_decisions`)."""
+
+    call_id: Id
+    agent_id: Id
+    time: float
+    plan: str
+    step: Optional[int]
+    """The step the call was in; None when it went to its preferred agent."""
+    rule: str
+    """``"agent"``: an agent was chosen for the call (rule 2); ``"call"``: a call for the agent (rule 1)."""
+    wait: float
+    priority: PriorityTerms
+    score: ScoreTerms
+
+
+def tell(callback: Callable[[Decision], Any], decisions: list[Decision]) -> None:
+    """Hands decisions to a decision-log callback: one that raises is reported as a
+    RuntimeWarning, never raised, because the operation it follows has happened."""
+    for decision in decisions:
+        try:
+            callback(decision)
+        except Exception as error:  # noqa: BLE001
+            warnings.warn(f"the decision callback raised {error!r}", RuntimeWarning, stacklevel=4)
+
+
+def describe_unmet(requirement: str, name: Any, level: int) -> str:
+    """The words for a requirement of a step that no ready agent meets (Explanation.unmet)."""
+    return {
+        "skill": f"no ready agent holds {name} at level {level} or more",
+        "language": f"no ready agent speaks {name} at level {level} or more",
+        "distance": f"no ready agent works at a site within distance {level} of {name}",
+        "preferred_agent": f"its preferred agent {name!r} is not ready",
+        "all_at_once": "no ready agent meets all of the step's requirements at once",
+        "any_ready_agent": "no agent is ready",
+    }[requirement]
 
 
 class PlanStats(NamedTuple):
@@ -59,21 +188,41 @@ class PlanStats(NamedTuple):
 
 
 def _finite(what: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(f"{what} must be a finite number, got {value!r}")
+    try:
+        finite = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+    except OverflowError:  # an int beyond every double
+        finite = False
+    if not finite:
+        raise ConfigError(f"{what} must be a finite number, got {shown(value)}")
     return float(value)
 
 
 def _tier(what: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ConfigError(f"{what} must be an integer >= 0, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_TIER:
+        raise ConfigError(f"{what} must be an integer 0–{MAX_TIER}, got {shown(value)}")
     return value
 
 
 def _level(what: str, value: Any, lowest: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not lowest <= value <= MAX_LEVEL:
-        raise ConfigError(f"{what} must be an integer {lowest}–{MAX_LEVEL}, got {value!r}")
+        raise ConfigError(f"{what} must be an integer {lowest}–{MAX_LEVEL}, got {shown(value)}")
     return value
+
+
+def _items(what: str, value: Any) -> tuple:
+    """The items of a list (or any iterable) given for ``what``; ConfigError if it is none."""
+    try:
+        return tuple(value)
+    except TypeError:
+        raise ConfigError(f"{what} must be a list, got {shown(value)}") from None
+
+
+def _mapping(what: str, value: Any) -> dict:
+    """A dict of what was given for ``what`` (a mapping or pairs); ConfigError if it is none."""
+    try:
+        return dict(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{what} must map names to values, got {shown(value)}") from None
 
 
 @dataclass(frozen=True)
@@ -152,7 +301,7 @@ class Plan:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise ConfigError(f"Plan.name must be a non-empty string, got {self.name!r}")
-        steps = tuple(self.steps)
+        steps = _items(f"plan {self.name!r} steps", self.steps)
         if not steps or not all(isinstance(s, Step) for s in steps):
             raise ConfigError(f"plan {self.name!r} needs a non-empty list of Step, got {self.steps!r}")
         if steps[0].after != 0.0:
@@ -190,13 +339,13 @@ class Config:
     skills: Optional[Sequence[str]] = None
 
     def __post_init__(self) -> None:
-        sites = tuple(self.sites)
+        sites = _items("sites", self.sites)
         if not sites or not all(isinstance(s, str) and s for s in sites):
             raise ConfigError(f"sites must be a non-empty list of names, got {self.sites!r}")
         if len(set(sites)) != len(sites):
             raise ConfigError(f"site names must be unique, got {list(sites)!r}")
         object.__setattr__(self, "sites", sites)
-        plans = tuple(self.plans)
+        plans = _items("plans", self.plans)
         if not plans or not all(isinstance(p, Plan) for p in plans):
             raise ConfigError(f"plans must be a non-empty list of Plan, got {self.plans!r}")
         names = [p.name for p in plans]
@@ -204,14 +353,15 @@ class Config:
             raise ConfigError(f"plan names must be unique, got {names!r}")
         object.__setattr__(self, "plans", plans)
         regions: dict[str, dict[str, int]] = {}
-        for region, tiers in dict(self.regions).items():
+        for region, tiers in _mapping("regions", self.regions).items():
             if not isinstance(region, str) or not region:
                 raise ConfigError(f"region names must be non-empty strings, got {region!r}")
-            for site, tier in dict(tiers).items():
+            tiers = _mapping(f"region {region!r}", tiers)
+            for site, tier in tiers.items():
                 if site not in sites:
                     raise ConfigError(f"region {region!r} names unknown site {site!r}")
                 _tier(f"distance of ({region!r}, {site!r})", tier)
-            regions[region] = dict(tiers)
+            regions[region] = tiers
         object.__setattr__(self, "regions", regions)
         _tier("default_distance", self.default_distance)
         if self.offer_timeout is not None:
@@ -220,7 +370,7 @@ class Config:
                 raise ConfigError(f"offer_timeout must be > 0 or None, got {self.offer_timeout!r}")
             object.__setattr__(self, "offer_timeout", timeout)
         if self.skills is not None:
-            skills = tuple(self.skills)
+            skills = _items("skills", self.skills)
             if not all(isinstance(s, str) and s for s in skills) or len(set(skills)) != len(skills):
                 raise ConfigError(f"skills must be unique non-empty names, got {self.skills!r}")
             for plan in plans:
@@ -229,3 +379,36 @@ class Config:
                         if skill not in skills:
                             raise ConfigError(f"plan {plan.name!r} requires unknown skill {skill!r}")
             object.__setattr__(self, "skills", skills)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Config":
+        """A configuration from its table (the ``[routing]`` table of a TOML file, with
+        ``[[routing.plans]]`` and their ``steps``), as :meth:`to_dict` gives it back."""
+        plans = []
+        for p in _items("plans", data["plans"]):
+            p = dict(_mapping("a plan", p))
+            steps = [Step(**{**s, "weights": Weights(**s.get("weights", {}))}) for s in p.pop("steps", [{}])]
+            plans.append(Plan(steps=steps, **p))
+        return cls(sites=data["sites"], plans=plans, regions=data.get("regions", {}),
+                   default_distance=data.get("default_distance", 3),
+                   offer_timeout=data.get("offer_timeout"), skills=data.get("skills"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_document(self) -> bytes:
+        """The configuration as JSON, its tables in their order (regions, like sites and plans,
+        are numbered in it): the journal's record of a reconfiguration, a snapshot's tag."""
+        return json.dumps(self.to_dict(), separators=(",", ":")).encode()
+
+    @classmethod
+    def from_document(cls, document: bytes) -> "Config":
+        return cls.from_dict(json.loads(document))
+
+
+def skill_numbering(config: Config) -> list[str]:
+    """The skills in the order the native core numbers them: the config's list, or the
+    skills its steps require in order of appearance (names first seen later follow)."""
+    named = config.skills if config.skills is not None else [
+        skill for plan in config.plans for step in plan.steps for skill in step.require]
+    return list(dict.fromkeys(named))

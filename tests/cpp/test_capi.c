@@ -61,7 +61,7 @@ static void routes_a_cantonese_vip_caller(void) {
     ccr_call_state cs;
     ccr_agent_state as;
     CHECK(ccr_call_state_of(r, c, &cs) == CCR_OK && cs == CCR_CALL_OFFERED);
-    CHECK(ccr_accept(r, c, 3.0) == CCR_OK);
+    CHECK(ccr_accept(r, c, a_nanning, 3.0) == CCR_OK);
     CHECK(ccr_agent_state_of(r, a_nanning, &as) == CCR_OK && as == CCR_AGENT_BUSY);
     CHECK(ccr_hangup(r, c, 100.0) == CCR_OK);
     CHECK(ccr_agent_state_of(r, a_nanning, &as) == CCR_OK && as == CCR_AGENT_WRAPUP);
@@ -116,7 +116,7 @@ static void errors_name_the_value_and_change_nothing(void) {
     CHECK(ccr_arrive(r, &call, 1.0, &c) == CCR_UNKNOWN_ID);
     call.plan = 0;
     CHECK(ccr_arrive(r, &call, 1.0, &c) == CCR_OK);
-    CHECK(ccr_accept(r, c, 2.0) == CCR_INVALID_TRANSITION); /* never offered */
+    CHECK(ccr_accept(r, c, a, 2.0) == CCR_INVALID_TRANSITION); /* never offered */
     CHECK(ccr_advance(r, 0.5) == CCR_TIME_ORDER);
 
     ccr_call_state cs;
@@ -151,11 +151,153 @@ static void offer_timeout_reoffers_and_the_agent_goes_not_ready(void) {
     CHECK(n == 1 && offers[0].agent == a2 && offers[0].time == 30.0);
     ccr_agent_state as;
     CHECK(ccr_agent_state_of(r, a1, &as) == CCR_OK && as == CCR_AGENT_NOT_READY);
+
+    /* a1's phone answers late: refused, naming both agents, and nothing changes */
+    CHECK(ccr_accept(r, c, a1, 30.5) == CCR_INVALID_TRANSITION);
+    CHECK(strstr(ccr_last_error(r), "agent #0") != NULL && strstr(ccr_last_error(r), "offered to agent #1") != NULL);
+    CHECK(ccr_reject(r, c, a1, 30.5) == CCR_INVALID_TRANSITION);
+    ccr_call_state cs;
+    CHECK(ccr_call_state_of(r, c, &cs) == CCR_OK && cs == CCR_CALL_OFFERED);
+    CHECK(ccr_agent_state_of(r, a2, &as) == CCR_OK && as == CCR_AGENT_RESERVED);
     CHECK(ccr_abandon(r, c, 31.0) == CCR_OK);
     CHECK(ccr_agent_state_of(r, a2, &as) == CCR_OK && as == CCR_AGENT_READY);
     CHECK(ccr_call_state_of(r, c, NULL) == CCR_INVALID_ARGUMENT);
-    ccr_call_state cs;
     CHECK(ccr_call_state_of(r, c, &cs) == CCR_UNKNOWN_ID); /* it left */
+    CHECK(ccr_accept(r, c, a2, 32.0) == CCR_INVALID_TRANSITION); /* answered after the caller hung up */
+    CHECK(strstr(ccr_last_error(r), "not in the router") != NULL);
+    CHECK(ccr_agent_state_of(r, a2, &as) == CCR_OK && as == CCR_AGENT_READY);
+    ccr_router_free(r);
+}
+
+/* The same events after a snapshot give the same offers on the original and the restored router. */
+static void a_restored_router_continues_identically(void) {
+    ccr_router *r = bank(10);
+    ccr_skill_level vip[] = {{VIP, 9}}, yue[] = {{VIP, 6}, {YUE, 9}};
+    uint32_t a1, a2, c1, c2, c3;
+    CHECK(ccr_add_agent(r, SHANGHAI, vip, 1, -1, &a1) == CCR_OK);
+    CHECK(ccr_add_agent(r, NANNING, yue, 2, 3.0, &a2) == CCR_OK);
+    CHECK(ccr_ready(r, a1, 0) == CCR_OK);
+    ccr_call call = ccr_default_call();
+    call.region = GUANGDONG;
+    call.language = YUE;
+    CHECK(ccr_arrive(r, &call, 1.0, &c1) == CCR_OK);  /* waits for a Cantonese speaker at home */
+    CHECK(ccr_arrive(r, &call, 2.0, &c2) == CCR_OK);
+    CHECK(ccr_abandon(r, c1, 3.0) == CCR_OK);           /* frees a handle: reused next */
+
+    const void *blob;
+    size_t size;
+    CHECK(ccr_snapshot(r, &blob, &size) == CCR_OK && size > 24);
+    ccr_config *config = NULL;
+    ccr_router *twin = NULL;
+    /* a configuration it was not taken under is refused, naming why */
+    CHECK(ccr_config_new(N_SITES, N_REGIONS, N_SKILLS, 2, &config) == CCR_OK);
+    ccr_plan plan = ccr_default_plan();
+    ccr_step step;
+    memset(&step, 0, sizeof step);
+    step.max_distance = CCR_NONE;
+    step.weights = ccr_default_weights();
+    CHECK(ccr_config_add_plan(config, "vip", &plan, &step, 1, NULL) == CCR_OK);
+    CHECK(ccr_router_restore(config, blob, size, &twin) == CCR_RESTORE_ERROR && twin == NULL);
+    CHECK(strstr(ccr_last_error(NULL), "another configuration") != NULL);
+    ccr_config_free(config);
+
+    /* corrupt, truncated and empty bytes are refused, never read */
+    char copy[4096];
+    CHECK(size <= sizeof copy);
+    memcpy(copy, blob, size);
+    copy[size / 2] ^= 0x40;
+    CHECK(ccr_config_new(N_SITES, N_REGIONS, N_SKILLS, 3, &config) == CCR_OK);
+    CHECK(ccr_config_set_distance(config, GUANGDONG, NANNING, 0) == CCR_OK);
+    CHECK(ccr_config_set_distance(config, GUANGDONG, SHANGHAI, 1) == CCR_OK);
+    CHECK(ccr_config_set_offer_timeout(config, 10) == CCR_OK);
+    ccr_skill_level vip5 = {VIP, 5}, vip1 = {VIP, 1};
+    ccr_step steps[2];
+    memset(steps, 0, sizeof steps);
+    steps[0].require = &vip5; steps[0].n_require = 1; steps[0].language_level = 5;
+    steps[0].max_distance = 0; steps[0].weights = ccr_default_weights();
+    steps[1].after = 15; steps[1].require = &vip1; steps[1].n_require = 1;
+    steps[1].max_distance = CCR_NONE; steps[1].weights = ccr_default_weights();
+    plan.base_priority = 100;
+    plan.wrapup = 5;
+    CHECK(ccr_config_add_plan(config, "vip", &plan, steps, 2, NULL) == CCR_OK);
+    CHECK(ccr_router_restore(config, copy, size, &twin) == CCR_RESTORE_ERROR);
+    CHECK(strstr(ccr_last_error(NULL), "checksum") != NULL);
+    CHECK(ccr_router_restore(config, blob, size - 1, &twin) == CCR_RESTORE_ERROR);
+    CHECK(ccr_router_restore(config, blob, 0, &twin) == CCR_RESTORE_ERROR);
+    CHECK(strstr(ccr_last_error(NULL), "empty") != NULL);
+
+    CHECK(ccr_router_restore(config, blob, size, &twin) == CCR_OK && twin != NULL);
+    ccr_config_free(config);
+    ccr_router *both[2] = {r, twin};
+    for (int i = 0; i < 2; ++i) {
+        size_t n;
+        const ccr_offer *offers;
+        CHECK(ccr_arrive(both[i], &call, 4.0, &c3) == CCR_OK && c3 == c1); /* the freed handle */
+        CHECK(ccr_ready(both[i], a2, 5.0) == CCR_OK);
+        offers = ccr_offers(both[i], &n);
+        CHECK(n == 1 && offers[0].call == c2 && offers[0].agent == a2 && offers[0].time == 5.0);
+        CHECK(ccr_accept(both[i], c2, a2, 6.0) == CCR_OK);
+        CHECK(ccr_advance(both[i], 20.0) == CCR_OK); /* c3 escalates at 19 to any VIP agent: a1 */
+        offers = ccr_offers(both[i], &n);
+        CHECK(n == 1 && offers[0].call == c3 && offers[0].agent == a1 && offers[0].time == 19.0);
+        ccr_plan_stats stats[1];
+        CHECK(ccr_stats(both[i], 20.0, stats, 1) == CCR_OK);
+        CHECK(stats[0].arrived == 3 && stats[0].abandoned == 1 && stats[0].waiting == 0);
+    }
+    ccr_router_free(twin);
+    ccr_router_free(r);
+}
+
+/* Live changes through the C API: skills, removal, transfer, priority, a new configuration. */
+static void live_changes(void) {
+    ccr_router *r = bank(0);
+    ccr_skill_level card_only[] = {{CARD, 5}}, vip_yue[] = {{VIP, 6}, {YUE, 9}};
+    uint32_t a, b, c1, c2;
+    size_t n;
+    const ccr_offer *offers;
+    CHECK(ccr_add_agent(r, SHANGHAI, card_only, 1, -1, &a) == CCR_OK);
+    CHECK(ccr_add_agent(r, SHANGHAI, card_only, 1, -1, &b) == CCR_OK);
+    CHECK(ccr_ready(r, a, 0) == CCR_OK);
+    ccr_call call = ccr_default_call();
+    call.region = GUANGDONG;
+    call.language = YUE;
+    CHECK(ccr_arrive(r, &call, 1.0, &c1) == CCR_OK);
+    CHECK(ccr_arrive(r, &call, 2.0, &c2) == CCR_OK);
+    /* a learns VIP and Cantonese and moves to Nanning: it takes the older call at once */
+    CHECK(ccr_set_skills(r, a, NANNING, vip_yue, 2, 3.0) == CCR_OK);
+    offers = ccr_offers(r, &n);
+    CHECK(n == 1 && offers[0].call == c1 && offers[0].agent == a);
+    /* a holds a call: it cannot be removed; b can */
+    CHECK(ccr_remove_agent(r, a, 4.0) == CCR_INVALID_TRANSITION);
+    CHECK(ccr_remove_agent(r, b, 4.0) == CCR_OK);
+    ccr_agent_state as;
+    CHECK(ccr_agent_state_of(r, b, &as) == CCR_OK && as == CCR_AGENT_REMOVED);
+    CHECK(ccr_ready(r, b, 5.0) == CCR_UNKNOWN_ID);
+    /* c2's value, then a transfer to an unknown plan (refused) */
+    double value = 2.5;
+    CHECK(ccr_reprioritize(r, c2, &value, NULL, 5.0) == CCR_OK);
+    CHECK(ccr_transfer(r, c2, 7, 5.0) == CCR_UNKNOWN_ID);
+    /* a new configuration whose single plan is reached after 5 s by any VIP agent */
+    ccr_config *config = NULL;
+    CHECK(ccr_config_new(N_SITES, N_REGIONS, N_SKILLS, 3, &config) == CCR_OK);
+    ccr_skill_level vip1 = {VIP, 1};
+    ccr_step step;
+    memset(&step, 0, sizeof step);
+    step.require = &vip1;
+    step.n_require = 1;
+    step.max_distance = CCR_NONE;
+    step.weights = ccr_default_weights();
+    ccr_plan plan = ccr_default_plan();
+    CHECK(ccr_config_add_plan(config, "vip", &plan, &step, 1, NULL) == CCR_OK);
+    int plan_map[] = {0}, site_map[] = {SHANGHAI, NANNING}, region_map[] = {CCR_NONE};
+    CHECK(ccr_reconfigure(r, config, plan_map, site_map, region_map, 6.0) == CCR_CONFIG_ERROR); /* guangdong is gone */
+    CHECK(strstr(ccr_last_error(r), "region #0 of call") != NULL);
+    ccr_config_free(config);
+    CHECK(ccr_accept(r, c1, a, 6.0) == CCR_OK);
+    CHECK(ccr_hangup(r, c1, 7.0) == CCR_OK); /* a is in wrap-up until 12 */
+    CHECK(ccr_advance(r, 12.0) == CCR_OK);   /* then, a Cantonese VIP agent at Nanning, takes c2 */
+    offers = ccr_offers(r, &n);
+    CHECK(n == 1 && offers[0].call == c2 && offers[0].agent == a && offers[0].time == 12.0);
     ccr_router_free(r);
 }
 
@@ -165,6 +307,8 @@ int main(void) {
     escalation_offers_at_the_step_time();
     errors_name_the_value_and_change_nothing();
     offer_timeout_reoffers_and_the_agent_goes_not_ready();
+    a_restored_router_continues_identically();
+    live_changes();
     printf("ccroute %s\n", ccr_version());
     return check_report("C API");
 }

@@ -115,7 +115,7 @@ static void rejected_call_keeps_its_place() {
   CallRef older = r.arrive(card_call(), 1.0, out);
   r.arrive(card_call(), 2.0, out);
   out.clear();
-  r.reject(older, 3.0, out);
+  r.reject(older, a1, 3.0, out);
   CHECK(out.empty());
   CHECK(r.agent_state(a1) == AgentState::NotReady && *r.agent_reason(a1) == "rejected");
   r.ready(a2, 4.0, out);
@@ -129,7 +129,7 @@ static void wrapup_then_the_next_call_at_its_end() {
   AgentRef a = r.add_agent(1, {{0, 6}, {1, 9}}, std::nullopt);
   r.ready(a, 0, out);
   CallRef c1 = r.arrive(vip_call(), 1.0, out);
-  r.accept(c1, 2.0, out);
+  r.accept(c1, a, 2.0, out);
   CallRef c2 = r.arrive(vip_call(), 50.0, out);
   r.hangup(c1, 100.0, out);
   CHECK(r.agent_state(a) == AgentState::Wrapup);
@@ -153,6 +153,27 @@ static void offer_timeout_goes_to_the_next_agent() {
   r.advance(10.0, out);
   CHECK(out.size() == 1 && out[0].call == c && out[0].agent == a2 && out[0].time == 9.0);
   CHECK(*r.agent_reason(a1) == "no answer");
+  // a1 answers late: refused, and a2 still holds the offer
+  std::string message;
+  try {
+    r.accept(c, a1, 10.0, out);
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  CHECK(message == "agent #0 holds no offer of call #0: the call is offered to agent #1");
+  r.set_namer([](Entity entity, std::uint32_t ref) {
+    return std::string(entity == Entity::Agent ? "'a" : "'c") + std::to_string(ref + 1) + "'";
+  });
+  CHECK(throws(ErrorKind::InvalidTransition, [&] { r.reject(c, a1, 10.0, out); }));
+  try {
+    r.reject(c, a1, 10.0, out);
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  CHECK(message == "agent 'a1' holds no offer of call 'c1': the call is offered to agent 'a2'");
+  CHECK(r.call_view(c).agent == a2 && r.agent_view(a2).call == c && r.agent_view(a1).call == kNoCall);
+  r.accept(c, a2, 11.0, out);
+  CHECK(r.call_view(c).state == CallState::Connected && r.call_view(c).since == 11.0);
   r.check_invariants();
 }
 
@@ -166,7 +187,8 @@ static void bad_input_changes_nothing() {
   CHECK(throws(ErrorKind::InvalidArgument, [&] { r.add_agent(0, {{2, 11}}, std::nullopt); }));
   CHECK(throws(ErrorKind::UnknownId, [&] { r.add_agent(7, {}, std::nullopt); }));
   CHECK(throws(ErrorKind::InvalidTransition, [&] { r.hangup(c, 7.0, out); }));
-  CHECK(throws(ErrorKind::UnknownId, [&] { r.accept(99, 7.0, out); }));
+  CHECK(throws(ErrorKind::UnknownId, [&] { r.accept(c, 99, 7.0, out); }));
+  CHECK(throws(ErrorKind::InvalidTransition, [&] { r.accept(99, a, 7.0, out); }));
   CallSpec nan_value = card_call();
   nan_value.value = 0.0 / 0.0;
   CHECK(throws(ErrorKind::InvalidArgument, [&] { r.arrive(nan_value, 7.0, out); }));

@@ -1,0 +1,88 @@
+// Binary encoding shared by snapshots and the journal: little-endian fixed-width fields,
+// length-prefixed byte strings, and zlib's CRC-32 (so that Python's zlib.crc32 checks the
+// same bytes: the reference model reads and writes these formats too).
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+#include "error.hpp"
+
+namespace ccroute::codec {
+
+std::uint32_t crc32(const void* data, std::size_t size, std::uint32_t crc = 0);
+
+class Writer {
+ public:
+  explicit Writer(std::string& out) : out_(out) {}
+  void u8(std::uint8_t x) { out_.push_back(static_cast<char>(x)); }
+  void u16(std::uint16_t x) { raw(&x, sizeof x); }
+  void u32(std::uint32_t x) { raw(&x, sizeof x); }
+  void u64(std::uint64_t x) { raw(&x, sizeof x); }
+  void i32(std::int32_t x) { raw(&x, sizeof x); }
+  void i64(std::int64_t x) { raw(&x, sizeof x); }
+  void f64(double x) { raw(&x, sizeof x); }
+  void bytes(std::string_view s) {
+    u32(static_cast<std::uint32_t>(s.size()));
+    out_.append(s.data(), s.size());
+  }
+
+ private:
+  static_assert(sizeof(double) == 8, "IEEE doubles");
+  // Little-endian hosts only (x86-64, AArch64): the bytes in memory are the format.
+  void raw(const void* p, std::size_t n) { out_.append(static_cast<const char*>(p), n); }
+  std::string& out_;
+};
+
+// Reads what a Writer wrote; any read past the end, or a field out of its domain, throws
+// Error(Restore) naming what was being read, so corrupt input never reads out of bounds.
+class Reader {
+ public:
+  Reader(std::string_view data, const char* what) : p_(data.data()), end_(data.data() + data.size()), what_(what) {}
+  std::uint8_t u8() { return get<std::uint8_t>(); }
+  std::uint16_t u16() { return get<std::uint16_t>(); }
+  std::uint32_t u32() { return get<std::uint32_t>(); }
+  std::uint64_t u64() { return get<std::uint64_t>(); }
+  std::int32_t i32() { return get<std::int32_t>(); }
+  std::int64_t i64() { return get<std::int64_t>(); }
+  double f64() { return get<double>(); }
+  std::string_view bytes() {
+    const std::uint32_t n = u32();
+    need(n);
+    std::string_view s(p_, n);
+    p_ += n;
+    return s;
+  }
+  // A count of items of at least `min_item_size` bytes each: bounded by what is left, so a
+  // corrupt count cannot make the reader reserve gigabytes.
+  std::uint32_t count(std::size_t min_item_size) {
+    const std::uint32_t n = u32();
+    if (min_item_size && n > remaining() / min_item_size) fail("a count larger than the data");
+    return n;
+  }
+  std::size_t remaining() const { return static_cast<std::size_t>(end_ - p_); }
+  bool done() const { return p_ == end_; }
+  [[noreturn]] void fail(const std::string& why) const {
+    throw Error(ErrorKind::Restore, std::string(what_) + ": " + why);
+  }
+
+ private:
+  template <class T>
+  T get() {
+    need(sizeof(T));
+    T x;
+    std::memcpy(&x, p_, sizeof(T));
+    p_ += sizeof(T);
+    return x;
+  }
+  void need(std::size_t n) const {
+    if (n > remaining()) fail("truncated");
+  }
+  const char* p_;
+  const char* end_;
+  const char* what_;
+};
+
+}  // namespace ccroute::codec

@@ -1,0 +1,363 @@
+#include "journal.hpp"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <unordered_map>
+
+#include "codec.hpp"
+#include "router.hpp"
+
+namespace ccroute {
+namespace {
+
+constexpr char kMagic[8] = {'C', 'C', 'R', 'J', 'R', 'N', 'L', '\0'};
+constexpr std::uint32_t kVersion = 1;
+constexpr std::size_t kFirstMap = std::size_t{1} << 20;
+constexpr std::size_t kMaxGrowth = std::size_t{64} << 20;
+constexpr auto kBatchInterval = std::chrono::milliseconds(100);
+
+std::size_t padded(std::size_t n) { return (n + 7) & ~std::size_t{7}; }
+
+[[noreturn]] void io_failure(const std::string& what, const std::string& path) {
+  throw Error(ErrorKind::InvalidArgument, "journal " + path + ": " + what + ": " + std::strerror(errno));
+}
+
+std::string header_bytes(std::string_view tag, std::uint64_t first_event) {
+  std::string rest;
+  codec::Writer w(rest);
+  w.u64(first_event);
+  w.bytes(tag);
+  rest.resize(padded(rest.size() + 16) - 16, '\0');
+  std::string header(kMagic, sizeof kMagic);
+  codec::Writer h(header);
+  h.u32(kVersion);
+  h.u32(codec::crc32(rest.data(), rest.size()));
+  return header + rest;
+}
+
+// A plausible record at `at`: a non-zero header whose payload lies within the data and
+// matches its checksum.
+bool record_at(std::string_view data, std::size_t at) {
+  if (at + 8 > data.size()) return false;
+  std::uint32_t size, crc;
+  std::memcpy(&size, data.data() + at, 4);
+  std::memcpy(&crc, data.data() + at + 4, 4);
+  return size > 0 && size <= data.size() - at - 8 && codec::crc32(data.data() + at + 8, size) == crc;
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------ writing
+
+Journal::Journal(const std::string& path, Sync policy, std::string_view config_tag, std::uint64_t first_event,
+                 std::uint64_t end)
+    : path_(path), policy_(policy) {
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0) io_failure("cannot open", path);
+  struct stat st {};
+  if (end == 0 && ::fstat(fd_, &st) == 0 && st.st_size > 0) {
+    ::close(fd_);
+    throw Error(ErrorKind::InvalidArgument,
+                "journal " + path + " exists and holds a history: recover from it, or remove it to start anew");
+  }
+  std::string header;
+  if (end == 0) {
+    header = header_bytes(config_tag, first_event);
+    end = header.size();
+  }
+  try {
+    grow(end + kFirstMap);
+  } catch (...) {
+    ::close(fd_);
+    throw;
+  }
+  std::memcpy(map_, header.data(), header.size());
+  std::memset(map_ + end, 0, capacity_ - end);  // a torn record after `end` must not look whole
+  size_.store(end);
+  if (policy_ == Sync::Every) sync();
+  if (policy_ == Sync::Batch) syncer_ = std::thread([this] { sync_loop(); });
+}
+
+Journal::~Journal() {
+  if (syncer_.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(mapping_);
+      stopping_ = true;
+    }
+    stop_signal_.notify_one();
+    syncer_.join();
+  }
+  if (policy_ != Sync::Never) ::msync(map_, size_.load(), MS_SYNC);
+  ::munmap(map_, capacity_);
+  if (::ftruncate(fd_, static_cast<off_t>(size_.load())) != 0) {
+    // The zeros after the last record stay: readers stop at a zero record header anyway.
+  }
+  ::close(fd_);
+}
+
+void Journal::grow(std::size_t needed) {
+  std::size_t capacity = std::max(capacity_, kFirstMap);
+  while (capacity < needed) capacity += std::min(capacity, kMaxGrowth);
+  std::lock_guard<std::mutex> lock(mapping_);
+  if (::ftruncate(fd_, static_cast<off_t>(capacity)) != 0) io_failure("cannot grow", path_);
+  void* map = ::mmap(nullptr, capacity, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
+  if (map == MAP_FAILED) io_failure("cannot map", path_);
+  if (map_) ::munmap(map_, capacity_);
+  map_ = static_cast<char*>(map);
+  capacity_ = capacity;
+}
+
+void Journal::append(std::string_view payload) {
+  const std::size_t at = size_.load(std::memory_order_relaxed);
+  const std::size_t next = at + 8 + padded(payload.size());
+  if (next > capacity_) grow(next);
+  std::memcpy(map_ + at + 8, payload.data(), payload.size());
+  const std::uint64_t header = static_cast<std::uint64_t>(codec::crc32(payload.data(), payload.size())) << 32 |
+                               static_cast<std::uint32_t>(payload.size());
+  // Last, in one aligned 8-byte store: a reader sees the record whole or not at all.
+  __atomic_store_n(reinterpret_cast<std::uint64_t*>(map_ + at), header, __ATOMIC_RELEASE);
+  size_.store(next, std::memory_order_release);
+  if (policy_ == Sync::Every) sync(at);
+}
+
+void Journal::sync(std::size_t from) {
+  static const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  from -= from % page;  // msync wants a page boundary
+  std::lock_guard<std::mutex> lock(mapping_);
+  if (::msync(map_ + from, size_.load() - from, MS_SYNC) != 0) io_failure("cannot sync", path_);
+}
+
+void Journal::sync_loop() {
+  std::unique_lock<std::mutex> lock(mapping_);
+  std::size_t synced = 0;
+  while (!stop_signal_.wait_for(lock, kBatchInterval, [this] { return stopping_; })) {
+    const std::size_t size = size_.load(std::memory_order_acquire);
+    if (size != synced) {
+      ::msync(map_, size, MS_SYNC);  // the map cannot move meanwhile: growing takes this lock
+      synced = size;
+    }
+  }
+}
+
+// ------------------------------------------------------------------ reading
+
+JournalContents read_journal(const std::string& path) {
+  JournalContents j;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error(ErrorKind::Restore, "journal " + path + ": cannot open: " + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) == 0) j.data.resize(static_cast<std::size_t>(st.st_size));
+  std::size_t got = 0;
+  while (got < j.data.size()) {
+    const ssize_t n = ::read(fd, j.data.data() + got, j.data.size() - got);
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  j.data.resize(got);
+
+  const std::string_view data = j.data;
+  codec::Reader header(data, "journal");
+  if (data.empty()) header.fail("empty");
+  if (data.size() < 16 || std::memcmp(data.data(), kMagic, sizeof kMagic) != 0) header.fail("not a ccroute journal");
+  header.u64();
+  const std::uint32_t version = header.u32();
+  if (version != kVersion)
+    header.fail("format version " + std::to_string(version) + ", this ccroute reads version " + std::to_string(kVersion));
+  const std::uint32_t crc = header.u32();
+  j.first_event = header.u64();
+  j.config_tag = header.bytes();
+  const std::size_t start = padded(data.size() - header.remaining());
+  if (start > data.size() || codec::crc32(data.data() + 16, start - 16) != crc) header.fail("damaged header");
+
+  std::size_t at = start;
+  while (at + 8 <= data.size()) {
+    std::uint32_t size;
+    std::memcpy(&size, data.data() + at, 4);
+    const bool whole = record_at(data, at);
+    if (!whole) {
+      // The end of the journal: a zero header (nothing more was acknowledged), or a record
+      // torn by a crash while being written. Either must be the last thing in the file.
+      for (std::size_t later = at + 8; later + 8 <= data.size(); later += 8)
+        if (record_at(data, later))
+          throw Error(ErrorKind::Restore, "journal " + path + ": damaged record at byte " + std::to_string(at) +
+                                              " before valid ones (corrupted, not torn)");
+      if (size != 0)
+        j.warnings.push_back("journal " + path + ": a torn last record at byte " + std::to_string(at) +
+                             " was dropped (the operation it held had not returned)");
+      break;
+    }
+    codec::Reader r(data.substr(at + 8, size), "journal record");
+    JournalRecord record{};
+    record.event = r.u64();
+    record.op = static_cast<JournalOp>(r.u8());
+    record.now = r.f64();
+    record.fields = data.substr(at + 8 + 17, size - 17);
+    j.records.push_back(record);
+    at += 8 + padded(size);
+  }
+  if (at + 8 > data.size() && at < data.size() && std::any_of(data.begin() + at, data.end(), [](char c) { return c; }))
+    j.warnings.push_back("journal " + path + ": a torn last record at byte " + std::to_string(at) + " was dropped");
+  j.end = at;
+  return j;
+}
+
+// ------------------------------------------------------------- the router's side
+
+void Router::start_journal(const std::string& path, Sync sync, std::uint64_t end) {
+  journal_.reset();  // a journal being replaced is closed (and synced) first
+  journal_ = std::make_unique<Journal>(path, sync, config_tag_, events_, end);
+}
+
+// Skills travel by name where they have one, so that a journal does not depend on the order
+// in which a router numbered them; unnamed ones (the C API's) by number.
+void Router::write_skill(codec::Writer& w, SkillRef skill) const {
+  w.u16(skill);
+  w.bytes(skill_names_[skill]);
+}
+
+SkillRef Router::read_skill(codec::Reader& r) {
+  const std::uint16_t number = r.u16();
+  const std::string_view name = r.bytes();
+  if (name.empty()) {
+    if (number >= skill_names_.size()) r.fail("unknown skill");
+    return number;
+  }
+  auto named = std::find(skill_names_.begin(), skill_names_.end(), name);
+  return named != skill_names_.end() ? static_cast<SkillRef>(named - skill_names_.begin()) : add_skill(name);
+}
+
+std::size_t Router::replay(const JournalContents& journal, std::vector<std::string>& call_keys, std::size_t from) {
+  if (journal_) throw Error(ErrorKind::Restore, "journal: replay into a router that is journaling itself");
+  // The journal's configuration is the one it began with; a snapshot taken after a
+  // reconfiguration the journal holds is under the newer one.
+  if (from == 0 && events_ <= journal.first_event && journal.config_tag != config_tag_)
+    throw Error(ErrorKind::Restore, "journal: written under another configuration");
+  std::unordered_map<std::uint64_t, CallRef> by_order;  // the journal names calls by creation order
+  for (CallRef ref = 0; ref < calls_.size(); ++ref)
+    if (calls_[ref].live) by_order.emplace(calls_[ref].order, ref);
+  auto call = [&](codec::Reader& r) {
+    auto found = by_order.find(r.u64());
+    if (found == by_order.end()) r.fail("a call that is not in the router");
+    return found->second;
+  };
+  std::vector<Offer> out;
+  for (std::size_t i = from; i < journal.records.size(); ++i) {
+    const JournalRecord& rec = journal.records[i];
+    if (rec.event < events_) continue;  // already in the snapshot this router was restored from
+    if (rec.event > events_)
+      throw Error(ErrorKind::Restore, "journal: events " + std::to_string(events_) + " to " +
+                                          std::to_string(rec.event - 1) + " are missing (a snapshot taken after them is needed)");
+    codec::Reader r(rec.fields, "journal record");
+    try {
+      out.clear();
+      switch (rec.op) {
+        case JournalOp::AddAgent: {
+          const std::string_view key = r.bytes();
+          const std::uint32_t site = r.u32();
+          std::vector<SkillLevel> levels(r.count(7));
+          for (SkillLevel& held : levels) {
+            held.skill = read_skill(r);
+            held.level = r.u8();
+          }
+          const bool has_wrapup = r.u8();
+          const double wrapup = r.f64();
+          add_agent(static_cast<int>(site), levels, has_wrapup ? std::optional<double>(wrapup) : std::nullopt, key);
+          break;
+        }
+        case JournalOp::Ready: ready(r.u32(), rec.now, out); break;
+        case JournalOp::NotReady: {
+          const AgentRef agent = r.u32();
+          not_ready(agent, rec.now, std::string(r.bytes()), out);
+          break;
+        }
+        case JournalOp::Logout: logout(r.u32(), rec.now, out); break;
+        case JournalOp::Arrive: {
+          const std::uint64_t order = r.u64();
+          const std::string_view key = r.bytes();
+          CallSpec spec;
+          spec.plan = static_cast<int>(r.u32());
+          spec.region = r.i32();
+          spec.language = r.u8() ? read_skill(r) : kNone;
+          spec.value = r.f64();
+          spec.priority = r.f64();
+          spec.repeats = r.i64();
+          spec.preferred_agent = r.i64();
+          spec.preferred_wait = r.f64();
+          const CallRef ref = arrive(spec, rec.now, out);
+          if (calls_[ref].order != order) r.fail("a call created out of order");
+          by_order[order] = ref;
+          if (ref >= call_keys.size()) call_keys.resize(ref + 1);
+          call_keys[ref] = key;
+          break;
+        }
+        case JournalOp::Accept: {
+          const CallRef ref = call(r);
+          accept(ref, r.u32(), rec.now, out);
+          break;
+        }
+        case JournalOp::Reject: {
+          const CallRef ref = call(r);
+          reject(ref, r.u32(), rec.now, out);
+          break;
+        }
+        case JournalOp::Abandon:
+        case JournalOp::Hangup: {
+          const CallRef ref = call(r);
+          auto leave = rec.op == JournalOp::Abandon ? &Router::abandon : &Router::hangup;
+          (this->*leave)(ref, rec.now, out);
+          by_order.erase(calls_[ref].order);
+          call_keys[ref].clear();
+          break;
+        }
+        case JournalOp::Advance: advance(rec.now, out); break;
+        case JournalOp::SetSkills: {
+          const AgentRef agent = r.u32();
+          const int site = r.i32();
+          std::vector<SkillLevel> levels(r.count(7));
+          for (SkillLevel& held : levels) {
+            held.skill = read_skill(r);
+            held.level = r.u8();
+          }
+          set_skills(agent, site, levels, rec.now, out);
+          break;
+        }
+        case JournalOp::RemoveAgent: remove_agent(r.u32(), rec.now, out); break;
+        case JournalOp::Transfer: {
+          const CallRef ref = call(r);
+          transfer(ref, static_cast<int>(r.u32()), rec.now, out);
+          break;
+        }
+        case JournalOp::Reprioritize: {
+          const CallRef ref = call(r);
+          const bool has_value = r.u8();
+          const double value = r.f64();
+          const bool has_priority = r.u8();
+          const double priority = r.f64();
+          reprioritize(ref, has_value ? std::optional<double>(value) : std::nullopt,
+                       has_priority ? std::optional<double>(priority) : std::nullopt, rec.now, out);
+          break;
+        }
+        case JournalOp::Reconfigure:  // the configuration is the embedder's document: its turn
+          call_keys.resize(calls_.size());
+          return i;
+        default: r.fail("unknown operation " + std::to_string(static_cast<int>(rec.op)));
+      }
+    } catch (const Error& e) {
+      if (e.kind() == ErrorKind::Restore) throw;
+      throw Error(ErrorKind::Restore, "journal: event " + std::to_string(rec.event) + " does not replay (" + e.what() + ")");
+    }
+  }
+  call_keys.resize(calls_.size());
+  return journal.records.size();
+}
+
+}  // namespace ccroute

@@ -1,0 +1,91 @@
+// The journal: every operation that changed a router, appended to a file as it returns, so
+// that a router killed at any moment can be rebuilt (Router::replay) from its last snapshot
+// and the journal. The reference model reads and writes the same format
+// (src/ccroute/journal.py documents it).
+//
+// File: a header (magic "CCRJRNL\0", u32 version, u32 CRC-32 of the rest of the header,
+// u64 number of the first event, bytes config tag, zero padding to 8 bytes), then records,
+// each at an 8-byte boundary: u32 payload size, u32 CRC-32 of the payload, the payload, zero
+// padding to 8 bytes. A payload is u64 event number, u8 operation, f64 time, and the
+// operation's fields (Router::record_* in journal.cpp).
+//
+// Writing goes through a shared memory map of the file: a record is in the kernel's page cache
+// as soon as the operation returns, so a process that dies (SIGKILL, a crash) loses nothing it
+// acknowledged, whatever the sync policy. The payload is copied first and the 8-byte record
+// header stored last, in one aligned store: a record is either whole or absent (zero header).
+// The sync policy only says when the pages reach the disk (power loss, kernel crash):
+//   Every  msync after each record (durable when the operation returns; slow)
+//   Batch  a background thread msyncs every 100 ms (group commit; nothing on the hot path)
+//   Never  the kernel's own writeback (sync="none" in Python)
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+namespace ccroute {
+
+enum class Sync : std::uint8_t { Every, Batch, Never };  // Never: the kernel's own writeback
+
+enum class JournalOp : std::uint8_t {
+  AddAgent = 1, Ready, NotReady, Logout, Arrive, Accept, Reject, Abandon, Hangup, Advance,
+  SetSkills, RemoveAgent, Transfer, Reprioritize, Reconfigure,
+};
+
+class Journal {
+ public:
+  // Appends to `path`: a new file (header written) when `end` is 0, else an existing journal
+  // whose valid records end at byte `end` (anything after, a torn record, is overwritten).
+  Journal(const std::string& path, Sync policy, std::string_view config_tag, std::uint64_t first_event,
+          std::uint64_t end = 0);
+  ~Journal();
+  Journal(const Journal&) = delete;
+  Journal& operator=(const Journal&) = delete;
+
+  void append(std::string_view payload);
+  void sync(std::size_t from = 0);  // the records (from byte `from`) reach the disk before this returns
+  const std::string& path() const { return path_; }
+
+ private:
+  void grow(std::size_t needed);
+  void sync_loop();
+
+  std::string path_;
+  Sync policy_;
+  int fd_ = -1;
+  char* map_ = nullptr;
+  std::size_t capacity_ = 0;
+  std::atomic<std::size_t> size_{0};
+  std::mutex mapping_;  // held while the map moves or is synced from the background thread
+  std::condition_variable stop_signal_;
+  bool stopping_ = false;
+  std::thread syncer_;
+};
+
+struct JournalRecord {
+  std::uint64_t event;
+  JournalOp op;
+  double now;
+  std::string_view fields;  // into JournalContents::data
+};
+
+struct JournalContents {
+  std::string data;
+  std::string config_tag;
+  std::uint64_t first_event = 0;
+  std::vector<JournalRecord> records;
+  std::uint64_t end = 0;               // bytes of valid header and records
+  std::vector<std::string> warnings;   // a torn last record, dropped
+};
+
+// Reads a journal. A torn last record is dropped with a warning; a damaged record followed
+// by valid ones, or a damaged header, throws Error(Restore): it is never misread.
+JournalContents read_journal(const std::string& path);
+
+}  // namespace ccroute

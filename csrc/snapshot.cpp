@@ -1,0 +1,331 @@
+// Snapshots: the router's whole state as bytes, and back (format version 1).
+//
+// The format is logical, not a memory image: agents, calls, timers and tallies as the rules
+// see them, from which restore rebuilds the indexes. So it survives changes to the indexes,
+// and the reference model writes and reads the same bytes (src/ccroute/snapshot.py is the
+// other implementation and documents the layout field by field).
+#include <algorithm>
+#include <cmath>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "codec.hpp"
+#include "router.hpp"
+
+namespace ccroute {
+namespace {
+
+constexpr char kMagic[8] = {'C', 'C', 'R', 'S', 'N', 'A', 'P', '\0'};
+constexpr std::uint32_t kVersion = 1;
+constexpr std::size_t kHeaderSize = 24;  // magic, version, CRC-32 of the payload, payload size
+
+void write_config(codec::Writer& w, const Config& c) {
+  w.u32(static_cast<std::uint32_t>(c.n_sites));
+  w.u32(static_cast<std::uint32_t>(c.n_regions));
+  for (int d : c.distance) w.i32(d);
+  w.u8(c.offer_timeout.has_value());
+  w.f64(c.offer_timeout.value_or(0.0));
+  w.u32(static_cast<std::uint32_t>(c.n_skills));
+  w.u32(static_cast<std::uint32_t>(c.skill_names.size()));
+  for (const std::string& name : c.skill_names) w.bytes(name);
+  w.u32(static_cast<std::uint32_t>(c.plans.size()));
+  for (const PlanConfig& p : c.plans) {
+    w.bytes(p.name);
+    for (double x : {p.base_priority, p.value_weight, p.repeat_weight, p.aging, p.sl_threshold, p.sl_target, p.wrapup})
+      w.f64(x);
+    w.u32(static_cast<std::uint32_t>(p.steps.size()));
+    for (const StepConfig& s : p.steps) {
+      w.f64(s.after);
+      w.u32(static_cast<std::uint32_t>(s.require.size()));
+      for (const SkillLevel& need : s.require) {
+        w.u16(need.skill);
+        w.u8(need.level);
+      }
+      w.i32(s.language_level);
+      w.i32(s.max_distance);
+      for (double x : {s.weights.proficiency, s.weights.distance, s.weights.breadth, s.weights.idle}) w.f64(x);
+    }
+  }
+}
+
+}  // namespace
+
+void encode_config(std::string& out, const Config& config) {
+  codec::Writer w(out);
+  write_config(w, config);
+}
+
+std::string fingerprint(const Config& config) {
+  std::string encoded;
+  encode_config(encoded, config);
+  std::string tag;
+  codec::Writer(tag).u64(static_cast<std::uint64_t>(encoded.size()) << 32 | codec::crc32(encoded.data(), encoded.size()));
+  return tag;
+}
+
+std::string Router::snapshot(const std::vector<std::string>& call_keys) const {
+  std::string blob(kHeaderSize, '\0');
+  codec::Writer w(blob);
+  w.bytes(config_tag_);
+  w.f64(now_);
+  w.u64(calls_created_);
+  w.u64(timers_created_);
+  w.u64(events_);
+  w.u32(static_cast<std::uint32_t>(skill_names_.size()));
+  for (const std::string& name : skill_names_) w.bytes(name);
+  w.u32(static_cast<std::uint32_t>(agents_.size()));
+  for (const Agent& a : agents_) {
+    const Profile& profile = profiles_[a.profile];
+    w.bytes(a.key);
+    w.u32(static_cast<std::uint32_t>(profile.site));
+    w.u32(static_cast<std::uint32_t>(profile.breadth));
+    for (std::size_t skill = 0; skill < profile.levels.size(); ++skill)
+      if (profile.levels[skill]) {
+        w.u16(static_cast<std::uint16_t>(skill));
+        w.u8(profile.levels[skill]);
+      }
+    w.u8(a.wrapup.has_value());
+    w.f64(a.wrapup.value_or(0.0));
+    w.u8(static_cast<std::uint8_t>(a.state));
+    w.bytes(a.state == AgentState::NotReady ? std::string_view(a.reason) : std::string_view());
+    w.f64(a.ready_since);
+    w.f64(a.since);
+    w.u64(a.timer);
+    w.f64(a.timer ? a.timer_due : 0.0);
+  }
+  w.u32(static_cast<std::uint32_t>(tallies_.size()));
+  for (const PlanStats& t : tallies_) {
+    w.i64(t.arrived);
+    w.i64(t.answered);
+    w.i64(t.abandoned);
+    w.i64(t.answered_within);
+    w.f64(t.wait_sum);
+  }
+  std::vector<std::pair<std::uint64_t, CallRef>> live;  // written in arrival order
+  for (CallRef ref = 0; ref < calls_.size(); ++ref)
+    if (calls_[ref].live) live.emplace_back(calls_[ref].order, ref);
+  std::sort(live.begin(), live.end());
+  w.u32(static_cast<std::uint32_t>(live.size()));
+  for (const auto& [order, ref] : live) {
+    const Call& c = calls_[ref];
+    w.u32(ref);
+    w.u64(order);
+    w.bytes(ref < call_keys.size() ? std::string_view(call_keys[ref]) : std::string_view());
+    w.u32(static_cast<std::uint32_t>(c.spec.plan));
+    w.i32(c.spec.region);
+    w.i32(c.spec.language);
+    w.f64(c.spec.value);
+    w.f64(c.spec.priority);
+    w.i64(c.spec.repeats);
+    w.i64(c.spec.preferred_agent);
+    w.f64(c.spec.preferred_wait);
+    w.u8(c.preferred_until.has_value());
+    w.f64(c.preferred_until.value_or(0.0));
+    w.f64(c.arrival);
+    w.f64(c.since);
+    w.u8(static_cast<std::uint8_t>(c.state));
+    w.i32(c.phase);
+    w.u32(c.state == CallState::Waiting ? 0 : c.agent);
+    w.u64(c.timer);
+    w.f64(c.timer ? c.timer_due : 0.0);
+  }
+  w.u32(static_cast<std::uint32_t>(free_calls_.size()));
+  for (CallRef ref : free_calls_) w.u32(ref);
+
+  const std::size_t payload = blob.size() - kHeaderSize;
+  std::string header;
+  codec::Writer h(header);
+  header.append(kMagic, sizeof kMagic);
+  h.u32(kVersion);
+  h.u32(codec::crc32(blob.data() + kHeaderSize, payload));
+  h.u64(payload);
+  blob.replace(0, kHeaderSize, header);
+  return blob;
+}
+
+void Router::restore(std::string_view blob, std::vector<std::string>& call_keys) {
+  if (!agents_.empty() || !calls_.empty() || calls_created_ != 0 || std::isfinite(now_))
+    throw Error(ErrorKind::Restore, "restore needs a router just built from its configuration");
+  try {
+    restore_state(blob, call_keys);
+  } catch (const Error& e) {
+    if (e.kind() == ErrorKind::Restore) throw;
+    throw Error(ErrorKind::Restore, std::string("snapshot: a value out of its domain (") + e.what() + ")");
+  }
+}
+
+void Router::restore_state(std::string_view blob, std::vector<std::string>& call_keys) {
+  codec::Reader header(blob, "snapshot");
+  if (blob.empty()) header.fail("empty");
+  if (blob.size() < kHeaderSize || std::memcmp(blob.data(), kMagic, sizeof kMagic) != 0)
+    header.fail("not a ccroute snapshot");
+  header.u64();  // the magic
+  const std::uint32_t version = header.u32();
+  if (version != kVersion)
+    header.fail("format version " + std::to_string(version) + ", this ccroute reads version " + std::to_string(kVersion));
+  const std::uint32_t crc = header.u32();
+  const std::uint64_t size = header.u64();
+  if (size != header.remaining()) header.fail(size > header.remaining() ? "truncated" : "trailing bytes after the payload");
+  const std::string_view payload = blob.substr(kHeaderSize);
+  if (codec::crc32(payload.data(), payload.size()) != crc) header.fail("checksum mismatch (corrupted)");
+
+  codec::Reader r(payload, "snapshot");
+  if (r.bytes() != config_tag_) r.fail("taken under another configuration");
+  const double now = r.f64();
+  const std::uint64_t calls_created = r.u64();
+  const std::uint64_t timers_created = r.u64();
+  const std::uint64_t events = r.u64();
+  if (std::isnan(now) || now == INFINITY) r.fail("bad time");
+  auto finite = [&](double x, const char* what) {
+    if (!std::isfinite(x)) r.fail(std::string("non-finite ") + what);
+    return x;
+  };
+  auto timer = [&](std::uint64_t seq, double due) {
+    if (seq > timers_created || (seq && !(std::isfinite(due) && due >= now))) r.fail("a timer out of its range");
+  };
+
+  // Skills: by name where named, else by number (a router built through the C API).
+  std::vector<SkillRef> skill_map;
+  for (std::uint32_t i = 0, n = r.count(4); i < n; ++i) {
+    const std::string_view name = r.bytes();
+    auto named = name.empty() ? skill_names_.end() : std::find(skill_names_.begin(), skill_names_.end(), name);
+    if (named != skill_names_.end()) skill_map.push_back(static_cast<SkillRef>(named - skill_names_.begin()));
+    else if (name.empty() && i < skill_names_.size() && skill_names_[i].empty()) skill_map.push_back(static_cast<SkillRef>(i));
+    else skill_map.push_back(add_skill(name));
+  }
+
+  for (std::uint32_t i = 0, n = r.count(40); i < n; ++i) {
+    const std::string_view key = r.bytes();
+    const std::uint32_t site = r.u32();
+    std::vector<SkillLevel> levels(r.count(3));
+    for (SkillLevel& held : levels) {
+      const std::uint16_t skill = r.u16();
+      if (skill >= skill_map.size()) r.fail("unknown skill");
+      held = {skill_map[skill], r.u8()};
+    }
+    const bool has_wrapup = r.u8();
+    const double wrapup = r.f64();
+    if (site >= static_cast<std::uint32_t>(config_.n_sites)) r.fail("unknown site");
+    const AgentRef ref = add_agent(static_cast<int>(site), levels, has_wrapup ? std::optional<double>(wrapup) : std::nullopt, key);
+    Agent& a = agents_[ref];
+    const std::uint8_t state = r.u8();
+    if (state > static_cast<std::uint8_t>(AgentState::Removed)) r.fail("bad agent state");
+    a.state = static_cast<AgentState>(state);
+    if (a.state == AgentState::Removed) profiles_[a.profile].members -= 1;
+    a.reason = r.bytes();
+    a.ready_since = finite(r.f64(), "ready time");
+    a.since = finite(r.f64(), "time");
+    a.timer = r.u64();
+    a.timer_due = r.f64();
+    timer(a.timer, a.timer_due);
+    if (a.timer && a.state != AgentState::Wrapup) r.fail("a timer on an agent not in wrap-up");
+  }
+
+  if (r.u32() != tallies_.size()) r.fail("another number of plans");
+  for (PlanStats& t : tallies_) {
+    t.arrived = r.i64();
+    t.answered = r.i64();
+    t.abandoned = r.i64();
+    t.answered_within = r.i64();
+    t.wait_sum = r.f64();
+  }
+
+  std::unordered_set<std::uint64_t> orders;
+  for (std::uint32_t i = 0, n = r.count(100); i < n; ++i) {
+    const CallRef ref = r.u32();
+    if (ref >= n + r.remaining() / 4) r.fail("a call handle out of range");  // beyond what a free list could hold
+    if (ref >= calls_.size()) calls_.resize(ref + 1);
+    if (ref >= call_keys.size()) call_keys.resize(ref + 1);
+    Call& c = calls_[ref];
+    if (c.live) r.fail("a call handle twice");
+    c.live = true;
+    c.order = r.u64();
+    if (c.order >= calls_created || !orders.insert(c.order).second) r.fail("a call's creation order out of range");
+    call_keys[ref] = r.bytes();
+    c.spec.plan = static_cast<int>(r.u32());
+    c.spec.region = r.i32();
+    c.spec.language = r.i32();
+    c.spec.value = finite(r.f64(), "value");
+    c.spec.priority = finite(r.f64(), "priority");
+    c.spec.repeats = r.i64();
+    c.spec.preferred_agent = r.i64();
+    c.spec.preferred_wait = finite(r.f64(), "preferred wait");
+    const bool has_until = r.u8();
+    const double until = r.f64();
+    if (has_until) c.preferred_until = finite(until, "preferred wait");
+    c.arrival = finite(r.f64(), "arrival");
+    c.since = finite(r.f64(), "time");
+    const std::uint8_t state = r.u8();
+    c.phase = r.i32();
+    c.agent = r.u32();
+    c.timer = r.u64();
+    c.timer_due = r.f64();
+    timer(c.timer, c.timer_due);
+    const CallSpec& s = c.spec;
+    if (s.plan < 0 || s.plan >= static_cast<int>(config_.plans.size())) r.fail("unknown plan");
+    if (s.region < kNone || s.region >= config_.n_regions) r.fail("unknown region");
+    if (s.language < kNone || s.language >= static_cast<int>(skill_map.size())) r.fail("unknown language");
+    if (s.language != kNone) c.spec.language = skill_map[s.language];
+    if (s.repeats < 0 || s.preferred_wait < 0 || c.arrival > now) r.fail("a call's numbers out of their range");
+    if (s.preferred_agent < kNone || s.preferred_agent >= static_cast<std::int64_t>(agents_.size()))
+      r.fail("unknown preferred agent");
+    if (state > static_cast<std::uint8_t>(CallState::Connected)) r.fail("bad call state");
+    c.state = static_cast<CallState>(state);
+    const int steps = static_cast<int>(config_.plans[s.plan].steps.size());
+    if (c.phase < kPreferred || c.phase >= steps || (c.phase == kPreferred && (!c.preferred_until || s.preferred_agent == kNone)))
+      r.fail("bad step");
+    c.standing = standing_priority(c);
+    c.rank = priority_rank(c);
+    if (c.state == CallState::Waiting) {
+      c.agent = 0;
+      c.queue = queue_for(c);
+      queues_[c.queue].calls.insert(entry(c, ref));
+    } else {
+      if (c.agent >= agents_.size() || agents_[c.agent].call != kNoCall) r.fail("a call held by an unknown or busy agent");
+      agents_[c.agent].call = ref;
+    }
+  }
+  for (std::uint32_t i = 0, n = r.count(4); i < n; ++i) {
+    const CallRef ref = r.u32();
+    if (ref >= orders.size() + n) r.fail("a free call handle out of range");
+    if (ref >= calls_.size()) calls_.resize(ref + 1);
+    if (calls_[ref].live) r.fail("a free call handle in use");
+    free_calls_.push_back(ref);
+  }
+  if (free_calls_.size() + orders.size() != calls_.size() ||
+      std::unordered_set<CallRef>(free_calls_.begin(), free_calls_.end()).size() != free_calls_.size())
+    r.fail("call handles do not add up");
+  if (!r.done()) r.fail("trailing bytes");
+  // Nothing is lost (DESIGN.md §4.6): each plan's tallies account for its live calls.
+  std::vector<std::int64_t> unanswered(tallies_.size(), 0);
+  for (const Call& c : calls_)
+    if (c.live && c.state != CallState::Connected) unanswered[c.spec.plan] += 1;
+  for (std::size_t p = 0; p < tallies_.size(); ++p) {
+    const PlanStats& t = tallies_[p];
+    std::int64_t decided = 0, accounted = 0;
+    if (t.answered < 0 || t.abandoned < 0 || t.answered_within < 0 || t.answered_within > t.answered ||
+        !(std::isfinite(t.wait_sum) && t.wait_sum >= 0) || __builtin_add_overflow(t.answered, t.abandoned, &decided) ||
+        __builtin_add_overflow(decided, unanswered[p], &accounted) || t.arrived != accounted)
+      r.fail("a plan's statistics do not add up");
+  }
+  call_keys.resize(calls_.size());  // one per handle, free ones included
+
+  now_ = now;
+  calls_created_ = calls_created;
+  timers_created_ = timers_created;
+  events_ = events;
+  for (AgentRef ref = 0; ref < agents_.size(); ++ref) {
+    Agent& a = agents_[ref];
+    if (a.state == AgentState::Ready) profiles_[a.profile].ready.insert({a.ready_since, ref});
+    if (a.timer) timers_.push(Timer{a.timer_due, a.timer, true, ref});
+  }
+  for (CallRef ref = 0; ref < calls_.size(); ++ref)
+    if (calls_[ref].live && calls_[ref].timer) timers_.push(Timer{calls_[ref].timer_due, calls_[ref].timer, false, ref});
+  try {
+    check_invariants();
+  } catch (const std::logic_error& e) {
+    r.fail(std::string("inconsistent state (") + e.what() + ")");
+  }
+}
+
+}  // namespace ccroute

@@ -1,0 +1,55 @@
+"""Little-endian fields and length-prefixed bytes: the encoding of snapshots and journals."""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+from .errors import RestoreError
+
+
+class Writer:
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+
+    def put(self, fmt: str, *values: Any) -> None:
+        self.parts.append(struct.pack("<" + fmt, *values))
+
+    def bytes(self, data: bytes) -> None:
+        self.put("I", len(data))
+        self.parts.append(data)
+
+    def getvalue(self) -> bytes:
+        return b"".join(self.parts)
+
+
+class Reader:
+    """Reads what a Writer wrote; reading past the end raises RestoreError naming ``what``."""
+
+    def __init__(self, data: bytes, what: str) -> None:
+        self.data, self.at, self.what = data, 0, what
+
+    def fail(self, why: str) -> RestoreError:
+        return RestoreError(f"{self.what}: {why}")
+
+    def get(self, fmt: str) -> Any:
+        s = struct.Struct("<" + fmt)
+        if self.at + s.size > len(self.data):
+            raise self.fail("truncated")
+        values = s.unpack_from(self.data, self.at)
+        self.at += s.size
+        return values if len(values) > 1 else values[0]
+
+    def bytes(self) -> bytes:
+        n = self.get("I")
+        if self.at + n > len(self.data):
+            raise self.fail("truncated")
+        self.at += n
+        return self.data[self.at - n:self.at]
+
+    def count(self, min_item_size: int) -> int:
+        """A count of items of at least ``min_item_size`` bytes: never more than the data holds."""
+        n = self.get("I")
+        if n * min_item_size > len(self.data) - self.at:
+            raise self.fail("a count larger than the data")
+        return int(n)

@@ -1,0 +1,150 @@
+"""Snapshots: a router restored mid-run continues exactly as the uninterrupted one.
+
+Hypothesis draws a centre and an event sequence (as the equivalence suite does), splits it
+at a random point, snapshots there and restores — into the same implementation or the
+other one — and requires every following event to give the same offers, errors, states,
+read-outs and statistics as the run that was never interrupted. Bytes that are not a
+snapshot of this configuration are refused with RestoreError, whatever they are.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from ccroute import Config, Offer, Plan, RestoreError, Step
+from ccroute.reference import ReferenceRouter
+from ccroute.snapshot import decode_id, encode_id
+from conftest import NATIVE_MISSING, NativeRouter
+from test_equivalence import apply, draw_centre, draw_event, observe
+
+KINDS = {"reference": ReferenceRouter, "native": NativeRouter}
+PAIRS = [("reference", "reference"), ("native", "native"), ("native", "reference"), ("reference", "native")]
+
+
+@pytest.fixture(params=PAIRS, ids=lambda p: f"{p[0]}-to-{p[1]}")
+def before_after(request):
+    if NativeRouter is None and "native" in request.param:
+        pytest.skip(NATIVE_MISSING)
+    return KINDS[request.param[0]], KINDS[request.param[1]]
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_a_snapshot_taken_anywhere_continues_identically(before_after, data):
+    before, after = before_after
+    config, staff = draw_centre(data)
+    driver, uninterrupted, split = ReferenceRouter(config), before(config), before(config)
+    for r in (driver, uninterrupted, split):
+        for agent_id, site, skills in staff:
+            r.add_agent(agent_id, site, skills)
+    length = data.draw(st.integers(1, 50), label="length")
+    split_at = data.draw(st.integers(0, length), label="split at")
+    now = 0.0
+    for i in range(length + 1):
+        if i == split_at:
+            blob = split.snapshot()
+            split = after.restore(split.config, blob)  # the configuration now (a reconfiguration may have changed it)
+            assert observe(split, now) == observe(uninterrupted, now)
+            assert after.restore(split.config, split.snapshot()).snapshot() == split.snapshot()  # stable
+        if i == length:
+            break
+        name, args, kwargs, now = draw_event(data, driver, now)
+        apply(driver, name, args, kwargs)
+        expected = apply(uninterrupted, name, args, kwargs)
+        assert apply(split, name, args, kwargs) == expected, (i, name, args)
+        assert observe(split, now) == observe(uninterrupted, now), (i, name, args)
+    if hasattr(split, "_check_invariants"):
+        split._check_invariants()
+
+
+def small_centre(Router):
+    config = Config(sites=["shanghai", "nanning"], regions={"guangdong": {"nanning": 0}},
+                    plans=[Plan("card", steps=[Step(require={"card": 1}, max_distance=0),
+                                               Step(after=15, require={"card": 1})])],
+                    offer_timeout=10.0)
+    r = Router(config)
+    r.add_agent("a1", "shanghai", {"card": 5})
+    r.add_agent(2, "nanning", {"card": 3, "lang:yue": 9})
+    r.ready("a1", 0.0)
+    r.arrive("c1", "card", 1.0, region="guangdong", language="lang:yue")
+    r.arrive(7, "card", 2.0)
+    return config, r
+
+
+def test_restored_router_keeps_ids_timers_and_stats(Router):
+    config, r = small_centre(Router)
+    twin = type(r).restore(config, r.snapshot())
+    assert twin.calls() == r.calls() and twin.agents() == r.agents()
+    assert twin.next_due == r.next_due == 12.0  # the offer of call 7 to a1 would time out
+    for router in (twin, r):
+        router.accept(7, "a1", 3.0)
+        assert router.hangup(7, 5.0) == []  # a1 is ready again; c1 waits for its home site
+        assert router.advance(16.0) == [Offer("c1", "a1", 16.0)]  # until it may go anywhere
+    assert twin.stats() == r.stats()
+
+
+@pytest.mark.parametrize("damage, reason", [
+    (lambda b: b"", "empty"),
+    (lambda b: b[:10], "not a ccroute snapshot"),
+    (lambda b: b[:-1], "truncated"),
+    (lambda b: b + b"\0", "trailing"),
+    (lambda b: b[:len(b) // 2] + bytes([b[len(b) // 2] ^ 1]) + b[len(b) // 2 + 1:], "checksum"),
+    (lambda b: b[:8] + struct.pack("<I", 99) + b[12:], "version 99"),
+    (lambda b: b"PNG\0" + b[4:], "not a ccroute snapshot"),
+])
+def test_damaged_bytes_are_refused_naming_why(Router, damage, reason):
+    config, r = small_centre(Router)
+    with pytest.raises(RestoreError, match=reason):
+        type(r).restore(config, damage(r.snapshot()))
+
+
+def test_a_snapshot_of_another_configuration_is_refused(Router):
+    config, r = small_centre(Router)
+    other = Config(sites=config.sites, regions=config.regions, plans=config.plans, offer_timeout=20.0)
+    with pytest.raises(RestoreError, match="another configuration"):
+        type(r).restore(other, r.snapshot())
+
+
+def test_a_well_framed_but_inconsistent_payload_is_refused(Router):
+    """Valid checksum, nonsense content (a call offered to an agent who is ready)."""
+    config, r = small_centre(Router)
+    blob = bytearray(r.snapshot())
+    state_of_a1 = blob.index(encode_id("a1")) + len(encode_id("a1")) + 4 + 4 + 3 + 9  # site, count, level, wrap-up
+    assert blob[state_of_a1] == 2  # reserved
+    blob[state_of_a1] = 1  # ready
+    payload = bytes(blob[24:])
+    blob[12:16] = struct.pack("<I", zlib.crc32(payload))
+    with pytest.raises(RestoreError, match="inconsistent"):
+        type(r).restore(config, bytes(blob))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(position=st.integers(0, 10_000), value=st.integers(0, 255), cut=st.integers(0, 10_000),
+       fix_checksum=st.booleans())
+@example(position=189, value=1, cut=0, fix_checksum=True)  # a skill listed twice, named before the ids are known
+@example(position=84, value=128, cut=0, fix_checksum=True)  # a skill name that is not UTF-8
+def test_arbitrary_damage_never_crashes(Router, position, value, cut, fix_checksum):
+    config, r = small_centre(Router)
+    blob = bytearray(r.snapshot())
+    blob[position % len(blob)] = value
+    del blob[len(blob) - cut % 40:]
+    if fix_checksum and len(blob) > 24:  # get past the frame, into the fields' own checks
+        blob[12:16] = struct.pack("<I", zlib.crc32(bytes(blob[24:])))
+        blob[16:24] = struct.pack("<Q", len(blob) - 24)
+    try:
+        twin = type(r).restore(config, bytes(blob))
+    except RestoreError:
+        return
+    twin.advance(20.0)  # whatever it accepted is a router that works
+
+
+@pytest.mark.parametrize("ident", ["c1", "", "呼叫-7", "\udc80", 0, -1, 2**63 - 1, -2**63, 2**63, -10**40])
+def test_ids_round_trip_and_keep_their_type(ident):
+    assert decode_id(encode_id(ident)) == ident
+    assert type(decode_id(encode_id(ident))) is type(ident)
