@@ -185,6 +185,8 @@ def replay(result: Any, router: Any) -> None:
             got = getattr(router, name)(agent, t)
         elif name == "advance":
             got = router.advance(t)
+        elif name in ("accept", "reject"):
+            got = getattr(router, name)(call, agent, t)
         else:
             got = getattr(router, name)(call, t)
         assert [(o.call_id, o.agent_id, o.time) for o in got] == offers_of.get(i, []), f"op {i}: {name} at {t}"

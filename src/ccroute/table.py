@@ -11,6 +11,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from .export import csv_field, require_pyarrow
+
 SHARES = ("service_level", "abandon_rate", "home_share", "language_share", "occupancy")
 
 
@@ -44,7 +46,8 @@ class Table:
 
     def __str__(self) -> str:
         header = [self.index_name, *self.columns]
-        body = [[label, *(_cell(col[i], name in self.shares, self.differences) for name, col in self.columns.items())]
+        body = [[label, *(_cell(col[i], name in self.shares, self.differences, name.endswith("_ci"))
+                          for name, col in self.columns.items())]
                 for i, label in enumerate(self.index)]
         widths = [max(len(str(x)) for x in column) for column in zip(header, *body)]
         lines = ["  ".join(h.ljust(w) if j == 0 else h.rjust(w) for j, (h, w) in enumerate(zip(header, widths)))]
@@ -53,10 +56,24 @@ class Table:
         return "\n".join(lines)
 
     def to_csv(self, path: Any) -> None:
+        """Writes the table as CSV: the index, then every value in full (``repr``)."""
         with open(path, "w", encoding="utf-8") as f:
             f.write(",".join([self.index_name, *self.columns]) + "\n")
             for i, label in enumerate(self.index):
-                f.write(",".join([label, *(repr(col[i].item()) for col in self.columns.values())]) + "\n")
+                f.write(",".join([csv_field(label), *(repr(col[i].item()) for col in self.columns.values())]) + "\n")
+
+    def to_arrow(self) -> Any:
+        """The table as a ``pyarrow.Table``: the index as a string column, then the columns as they are."""
+        pa = require_pyarrow("an Arrow table")
+        return pa.table({self.index_name: pa.array(self.index, pa.string()),
+                         **{name: pa.array(column) for name, column in self.columns.items()}})
+
+    def to_parquet(self, path: Any) -> None:
+        """Writes :meth:`to_arrow` as Parquet (needs pyarrow: ``pip install "ccroute[parquet]"``)."""
+        require_pyarrow("Parquet output")
+        import pyarrow.parquet as pq
+
+        pq.write_table(self.to_arrow(), path)
 
     def to_pandas(self) -> Any:
         import pandas as pd  # type: ignore[import-untyped]
@@ -64,13 +81,15 @@ class Table:
         return pd.DataFrame(self.columns, index=pd.Index(self.index, name=self.index_name))
 
 
-def _cell(value: Any, share: bool, difference: bool) -> str:
-    sign = "+" if difference else ""
+def _cell(value: Any, share: bool, difference: bool, half_width: bool = False) -> str:
+    sign = "+" if difference and not half_width else ""
     if isinstance(value, (np.integer, int)):
         return f"{int(value):{sign},}"
     value = float(value)
     if math.isnan(value):
         return "—"
     if share:
-        return f"{100 * value:{sign}.1f} pp" if difference else f"{100 * value:.1f}%"
-    return f"{value:{sign},.1f}"
+        text = f"{100 * value:{sign}.1f} pp" if difference else f"{100 * value:.1f}%"
+    else:
+        text = f"{value:{sign},.1f}"
+    return "±" + text if half_width else text  # a confidence interval's half-width
