@@ -94,6 +94,19 @@ std::vector<ccroute::SkillLevel> skill_levels(const ccr_skill_level* levels, siz
   return out;
 }
 
+ccroute::CallSpec spec_of(const ccr_call& call) {
+  ccroute::CallSpec spec;
+  spec.plan = call.plan;
+  spec.region = call.region;
+  spec.language = call.language;
+  spec.value = call.value;
+  spec.priority = call.priority;
+  spec.repeats = call.repeats;
+  spec.preferred_agent = call.preferred_agent;
+  spec.preferred_wait = call.preferred_wait;
+  return spec;
+}
+
 }  // namespace
 
 extern "C" {
@@ -231,16 +244,7 @@ ccr_status ccr_add_agent(ccr_router* router, int site, const ccr_skill_level* sk
 ccr_status ccr_arrive(ccr_router* router, const ccr_call* call, double now, uint32_t* call_out) {
   return mutate(router, [&](ccroute::Router& core, auto& offers) {
     if (!call) bad_argument("call is NULL");
-    ccroute::CallSpec spec;
-    spec.plan = call->plan;
-    spec.region = call->region;
-    spec.language = call->language;
-    spec.value = call->value;
-    spec.priority = call->priority;
-    spec.repeats = call->repeats;
-    spec.preferred_agent = call->preferred_agent;
-    spec.preferred_wait = call->preferred_wait;
-    const ccroute::CallRef ref = core.arrive(spec, now, offers);
+    const ccroute::CallRef ref = core.arrive(spec_of(*call), now, offers);
     if (call_out) *call_out = ref;
   });
 }
@@ -356,9 +360,18 @@ ccr_status ccr_stats(const ccr_router* router, double now, ccr_plan_stats* out, 
                            "room for " + std::to_string(n_plans) + " plans, the config has " +
                                std::to_string(stats.size()));
     for (size_t i = 0; i < stats.size(); ++i)
-      out[i] = {stats[i].arrived, stats[i].answered,  stats[i].abandoned, stats[i].answered_within,
-                stats[i].waiting, stats[i].wait_sum, stats[i].oldest_wait.value_or(-1.0)};
+      out[i] = {stats[i].arrived,  stats[i].answered, stats[i].abandoned,
+                stats[i].answered_within, stats[i].waiting, stats[i].wait_sum,
+                stats[i].oldest_wait.value_or(-1.0), stats[i].handle_time.value_or(-1.0),
+                stats[i].answer_time.value_or(-1.0)};
   });
+}
+
+ccr_status ccr_expected_wait(const ccr_router* router, const ccr_call* call, double now, double* wait) {
+  if (!router) return CCR_INVALID_ARGUMENT;
+  if (!call) return refuse(&router->error, CCR_INVALID_ARGUMENT, "call is NULL");
+  if (!wait) return refuse(&router->error, CCR_INVALID_ARGUMENT, "wait is NULL");
+  return guarded(&router->error, [&] { *wait = router->core.expected_wait(spec_of(*call), now).value_or(-1.0); });
 }
 
 }  // extern "C"

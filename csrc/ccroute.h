@@ -85,6 +85,8 @@ typedef struct ccr_plan_stats {
     int64_t arrived, answered, abandoned, answered_within, waiting;
     double wait_sum;
     double oldest_wait;      /* negative when no call waits */
+    double handle_time;      /* recent average talk + wrap-up; negative before the first call ends */
+    double answer_time;      /* recent average offer -> accept; negative before the first answer */
 } ccr_plan_stats;
 
 typedef struct ccr_config ccr_config;
@@ -171,6 +173,9 @@ CCR_API ccr_status ccr_agent_state_of(const ccr_router *router, uint32_t agent, 
 CCR_API ccr_status ccr_call_state_of(const ccr_router *router, uint32_t call, ccr_call_state *out);
 /* stats of every plan, in plan order: out must hold as many entries as there are plans. */
 CCR_API ccr_status ccr_stats(const ccr_router *router, double now, ccr_plan_stats *out, size_t n_plans);
+/* How long a caller like `call` (its preferred agent ignored) joining at `now` would wait, in
+   seconds, into *wait; negative when the router cannot tell yet (README, "Expected wait"). */
+CCR_API ccr_status ccr_expected_wait(const ccr_router *router, const ccr_call *call, double now, double *wait);
 
 #ifdef __cplusplus
 }

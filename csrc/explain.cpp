@@ -108,4 +108,66 @@ Explanation Router::explain(CallRef ref, double now, std::size_t n_agents) const
   return e;
 }
 
+// README, "Expected wait". At each step of its plan a caller waits at least until the step starts; if
+// no agent the step admits is ready, it waits for the calls ahead of it (at least its
+// priority) that those agents would also take, served at one handle time per staffed agent.
+// The first step that would serve it does, and then the offer rings for the answer time.
+std::optional<double> Router::expected_wait(const CallSpec& spec, double now) const {
+  check_call(spec);
+  check_time(now);
+  Call caller;
+  caller.spec = spec;
+  caller.arrival = now;
+  caller.standing = standing_priority(caller);
+  const double own = priority(caller, now);
+  const PlanStats& tally = tallies_[spec.plan];
+  const PlanConfig& plan = config_.plans[spec.plan];
+  auto staffed = [](AgentState s) {
+    return s == AgentState::Ready || s == AgentState::Reserved || s == AgentState::Busy || s == AgentState::Wrapup;
+  };
+  std::vector<int> on_duty(profiles_.size(), 0);
+  for (const Agent& a : agents_)
+    if (staffed(a.state)) on_duty[a.profile] += 1;
+
+  std::optional<double> best;
+  std::vector<char> in_pool(profiles_.size());
+  for (int k = 0; k < static_cast<int>(plan.steps.size()); ++k) {
+    caller.phase = k;
+    const QueueKey key = key_for(caller);
+    int pool = 0;
+    bool ready = false;
+    for (std::size_t p = 0; p < profiles_.size(); ++p) {
+      in_pool[p] = on_duty[p] > 0 && admits(key, profiles_[p]);
+      if (!in_pool[p]) continue;
+      pool += on_duty[p];
+      ready |= !profiles_[p].ready.empty();
+    }
+    double wait;
+    if (ready) {
+      wait = plan.steps[k].after;
+    } else if (pool > 0 && tally.handle_time) {
+      std::int64_t ahead = 0;
+      for (std::size_t q = 0; q < queues_.size(); ++q) {
+        const Queue& queue = queues_[q];
+        if (queue.calls.empty()) continue;
+        bool takes = false;
+        if (queue.key.phase == kPreferred) {
+          const Agent& preferred = agents_[static_cast<AgentRef>(queue.key.sites_or_agent)];
+          takes = staffed(preferred.state) && in_pool[preferred.profile];
+        } else {
+          for (int p : queue.profiles) takes |= static_cast<bool>(in_pool[p]);
+        }
+        if (!takes) continue;
+        for (const QueueEntry& entry : queue.calls) ahead += priority(entry, static_cast<int>(q), now) >= own;
+      }
+      wait = std::max(plan.steps[k].after, static_cast<double>(ahead + 1) * *tally.handle_time / pool);
+    } else {
+      continue;
+    }
+    best = best ? std::min(*best, wait) : wait;
+  }
+  if (best) *best += tally.answer_time.value_or(0.0);
+  return best;
+}
+
 }  // namespace ccroute

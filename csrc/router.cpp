@@ -204,7 +204,7 @@ void Router::logout(AgentRef ref, double now, std::vector<Offer>& out) {
 
 // -------------------------------------------------------------------- calls
 
-CallRef Router::arrive(const CallSpec& spec, double now, std::vector<Offer>& out, std::string_view key) {
+void Router::check_call(const CallSpec& spec) const {
   if (spec.plan < 0 || spec.plan >= static_cast<int>(config_.plans.size()))
     fail(ErrorKind::UnknownId, "unknown plan #" + std::to_string(spec.plan));
   if (spec.region != kNone && (spec.region < 0 || spec.region >= config_.n_regions))
@@ -220,6 +220,10 @@ CallRef Router::arrive(const CallSpec& spec, double now, std::vector<Offer>& out
        agents_[spec.preferred_agent].state == AgentState::Removed))
     fail(ErrorKind::UnknownId, "unknown preferred agent #" + std::to_string(spec.preferred_agent));
   check_finite("preferred_wait", spec.preferred_wait, 0.0);
+}
+
+CallRef Router::arrive(const CallSpec& spec, double now, std::vector<Offer>& out, std::string_view key) {
+  check_call(spec);
   begin(now, out);
 
   CallRef ref;
@@ -265,6 +269,7 @@ void Router::accept(CallRef ref, AgentRef agent, double now, std::vector<Offer>&
   agent_at(agent);
   begin(now, out);
   Call& call = offered_to(ref, agent);
+  const double offered_at = call.since;
   call.state = CallState::Connected;
   call.since = now;
   call.timer = 0;
@@ -273,6 +278,7 @@ void Router::accept(CallRef ref, AgentRef agent, double now, std::vector<Offer>&
   holder.since = now;
   PlanStats& tally = tallies_[call.spec.plan];
   const double wait = now - call.arrival;
+  recent(tally.answer_time, now - offered_at);
   tally.answered += 1;
   tally.wait_sum += wait;
   tally.answered_within += wait <= config_.plans[call.spec.plan].sl_threshold;
@@ -314,12 +320,15 @@ void Router::hangup(CallRef ref, double now, std::vector<Offer>& out) {
   require(call.state == CallState::Connected,
           [&] { return "call " + name(Entity::Call, ref) + " is " + state_name(call.state) + ", not connected"; });
   const AgentRef agent_ref = call.agent;
-  const double plan_wrapup = config_.plans[call.spec.plan].wrapup;
+  const int plan = call.spec.plan;
+  const double plan_wrapup = config_.plans[plan].wrapup;
+  const double connected_at = call.since;
   const std::uint64_t order = call.order;
   release(ref);
   Agent& agent = agents_[agent_ref];
   agent.call = kNoCall;
   const double wrapup = agent.wrapup ? *agent.wrapup : plan_wrapup;
+  recent(tallies_[plan].handle_time, (now - connected_at) + wrapup);
   if (wrapup > 0) {
     agent.state = AgentState::Wrapup;
     agent.since = now;

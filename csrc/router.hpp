@@ -156,9 +156,20 @@ struct Decision {
   ScoreTerms score;
 };
 
+// Weight of the newest observation in the recent averages of handle and answer times
+// (exponentially weighted: about the last 20 calls count).
+inline constexpr double kRecentWeight = 0.05;
+
+// The recent average after one more observation (the first one sets it).
+inline void recent(std::optional<double>& average, double x) {
+  average = average ? *average + kRecentWeight * (x - *average) : x;
+}
+
 struct PlanStats {
   std::int64_t arrived = 0, answered = 0, abandoned = 0, answered_within = 0;
   double wait_sum = 0.0;
+  std::optional<double> handle_time;  // recent average talk + wrap-up of its answered calls
+  std::optional<double> answer_time;  // recent average offer → accept (ring time) of its answered calls
   std::int64_t waiting = 0;
   std::optional<double> oldest_wait;
 };
@@ -179,6 +190,7 @@ class Router {
   // timers due by `now` fired, leaving their offers in `out`.
   // `key`: the embedder's id of the call, for the journal (the core does not keep it).
   CallRef arrive(const CallSpec& call, double now, std::vector<Offer>& out, std::string_view key = {});
+  void check_call(const CallSpec& call) const;  // what arrive refuses, before anything changes
   void ready(AgentRef agent, double now, std::vector<Offer>& out);
   void not_ready(AgentRef agent, double now, const std::string& reason, std::vector<Offer>& out);
   void logout(AgentRef agent, double now, std::vector<Offer>& out);
@@ -268,6 +280,9 @@ class Router {
   // best `n_agents` ready agents its step admits with their score terms, or what no ready
   // agent meets. Reads the state only (O(waiting calls + ready agents)): never on the decision path.
   Explanation explain(CallRef call, double now, std::size_t n_agents) const;
+  // How long a caller joining now would wait (README, "Expected wait"); nullopt before any handle
+  // time is known when no admitted agent is ready, or when no agent its plan admits is staffed.
+  std::optional<double> expected_wait(const CallSpec& call, double now) const;
   // The decision log: while on, every offer's terms are appended to `decisions()`, which the
   // embedder drains (clear_decisions). Off by default; off, it costs a branch per offer.
   void log_decisions(bool on) {

@@ -304,6 +304,12 @@ class Day {
       spec.preferred_agent = owners[std::min<std::size_t>(owner_draw * owners.size(), owners.size() - 1)];
       spec.preferred_wait = d.preferred_wait;
     }
+    if (s_.predict_waits) {  // what an IVR would announce: for the caller, not its case owner
+      CallSpec caller = spec;
+      caller.preferred_agent = kNone;
+      caller.preferred_wait = 0;
+      r_.predicted_wait.push_back(router_.expected_wait(caller, t).value_or(NAN));
+    }
     const auto call = static_cast<std::int32_t>(callers_.size());
     callers_.emplace_back();
     r_.arrival.push_back(t);

@@ -69,6 +69,7 @@ struct Scenario {
   double answer_delay = 0.0;      // ring time before an agent answers
   double no_answer_pause = 30.0;  // after a missed offer the agent is not ready this long
   bool record_events = false;     // log every router call, for replay checks
+  bool predict_waits = false;     // ask the router each caller's expected wait as it arrives
 };
 
 enum class Outcome : std::int8_t { InSystem = 0, Answered = 1, Abandoned = 2 };
@@ -79,6 +80,8 @@ struct Result {
   std::vector<double> arrival, wait, handle, value;
   std::vector<std::int32_t> plan, region, language, repeats, preferred_agent, agent;
   std::vector<std::int8_t> outcome;
+  // per call, when predict_waits: Router::expected_wait just before it arrived (NaN: none)
+  std::vector<double> predicted_wait;
   // per [interval][site]: agent-seconds talking or in wrap-up, and logged in (a call in
   // hand at the end of a shift keeps its agent logged in until it ends)
   std::vector<double> busy, logged_in;

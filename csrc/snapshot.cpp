@@ -100,6 +100,10 @@ std::string Router::snapshot(const std::vector<std::string>& call_keys) const {
     w.i64(t.abandoned);
     w.i64(t.answered_within);
     w.f64(t.wait_sum);
+    for (const std::optional<double>* average : {&t.handle_time, &t.answer_time}) {
+      w.u8(average->has_value());
+      w.f64(average->value_or(0.0));
+    }
   }
   std::vector<std::pair<std::uint64_t, CallRef>> live;  // written in arrival order
   for (CallRef ref = 0; ref < calls_.size(); ++ref)
@@ -228,6 +232,12 @@ void Router::restore_state(std::string_view blob, std::vector<std::string>& call
     t.abandoned = r.i64();
     t.answered_within = r.i64();
     t.wait_sum = r.f64();
+    for (std::optional<double>* average : {&t.handle_time, &t.answer_time}) {
+      const bool known = r.u8();
+      const double value = r.f64();
+      if (known && !(std::isfinite(value) && value >= 0)) r.fail("a recent average out of range");
+      *average = known ? std::optional<double>(value) : std::nullopt;
+    }
   }
 
   std::unordered_set<std::uint64_t> orders;

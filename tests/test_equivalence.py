@@ -142,7 +142,19 @@ def observe(router, now):
     return ([state(router.agent_state, a) for a in AGENTS], [state(router.agent_reason, a) for a in AGENTS],
             [state(router.call_state, c) for c in CALLS], router.next_due, router.stats(now),
             router.calls(now), router.agents(), [state(router.agent_info, a) for a in AGENTS],
-            [state(lambda c: router.explain(c, now, agents=2), c) for c in CALLS], router.decisions())
+            [state(lambda c: router.explain(c, now, agents=2), c) for c in CALLS], router.decisions(),
+            forecasts(router, now))
+
+
+def forecasts(router, now):
+    """Expected waits of a plain caller and of a valued one with a region and language, per plan.
+    (A language only where the skills are listed: in an open universe a new name is numbered.)"""
+    config = router.config
+    region = next(iter(config.regions), None)
+    language = "lang:yue" if config.skills is not None else None
+    return [(router.expected_wait(plan.name, now),
+             router.expected_wait(plan.name, now, region=region, language=language, value=3.0, repeats=1))
+            for plan in config.plans]
 
 
 def check_invariants(ref: ReferenceRouter) -> None:

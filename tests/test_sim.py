@@ -159,7 +159,8 @@ OPS = ("ready", "logout", "arrive", "accept", "reject", "abandon", "hangup", "ad
 
 
 def replay(result: Any, router: Any) -> None:
-    """Feeds the simulator's log of router calls to ``router``; each must return the logged offers."""
+    """Feeds the simulator's log of router calls to ``router``; each must return the logged offers,
+    and each caller's expected wait (if the simulator predicted them) must be the router's."""
     s, c, log = result.scenario, result.calls, result.events_log
     plans, regions, skills = s.routing.plans, list(s.routing.regions), list(result.skills)
     for agent, group in enumerate(result.agent_group):
@@ -175,10 +176,14 @@ def replay(result: Any, router: Any) -> None:
             plan = plans[c["plan"][call]]
             owner = int(c["preferred_agent"][call])
             demand = s.demand_for(plan.name)
-            got = router.arrive(call, plan=plan.name, now=t,
-                                region=regions[c["region"][call]] if c["region"][call] >= 0 else None,
-                                language=skills[c["language"][call]] if c["language"][call] >= 0 else None,
-                                value=float(c["value"][call]), repeats=int(c["repeats"][call]),
+            caller = dict(region=regions[c["region"][call]] if c["region"][call] >= 0 else None,
+                          language=skills[c["language"][call]] if c["language"][call] >= 0 else None,
+                          value=float(c["value"][call]), repeats=int(c["repeats"][call]))
+            if "predicted_wait" in c:
+                predicted = router.expected_wait(plan.name, t, **caller)
+                assert (math.nan if predicted is None else predicted) == pytest.approx(
+                    float(c["predicted_wait"][call]), rel=0, abs=0, nan_ok=True), f"call {call} at {t}"
+            got = router.arrive(call, plan=plan.name, now=t, **caller,
                                 preferred_agent=owner if owner >= 0 else None,
                                 preferred_wait=demand.case_owner_wait if owner >= 0 and demand else 0.0)
         elif name in ("ready", "logout"):
@@ -197,14 +202,15 @@ def replay(result: Any, router: Any) -> None:
 @given(scenarios(), st.integers(0, 2**32))
 def test_a_simulated_day_replayed_through_the_router_makes_the_same_decisions(Router: Any, scenario: Scenario,
                                                                               seed: int) -> None:
-    result = run(scenario, seed=seed, record_events=True)
+    result = run(scenario, seed=seed, record_events=True, predict_waits=True)
     replay(result, Router(scenario.routing))
 
 
 def test_replay_of_a_busy_day_through_the_reference_model() -> None:
     s = single_queue(6, 0.04, 120.0, 60.0, hours=2)
-    result = run(s, seed=5, record_events=True)
+    result = run(s, seed=5, record_events=True, predict_waits=True)
     assert (result.calls["outcome"] == ABANDONED).any() and len(result.events_log["offer_op"]) > 100
+    assert (result.calls["predicted_wait"] > 0).sum() > 50  # it had queues to predict
     replay(result, ReferenceRouter(s.routing))
 
 

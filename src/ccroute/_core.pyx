@@ -384,17 +384,7 @@ cdef class Router:
         _checked_id("call", call_id)
         if call_id in self.call_refs:
             raise DuplicateIdError(f"call {shown(call_id)} is already in the router")
-        spec.plan = _lookup(self.plan_refs, plan, "plan")
-        spec.region = kNone if region is None else _lookup(self.region_refs, region, "region")
-        spec.language = kNone if language is None else self._skill_ref(language)
-        # In the reference model's order, so that a call with several bad arguments is refused alike.
-        spec.preferred_agent = kNone if preferred_agent is None else _lookup(
-            self.agent_refs, preferred_agent, "preferred agent")
-        spec.value = _number("value", value)
-        spec.priority = _number("priority", priority)
-        if isinstance(repeats, bool) or not isinstance(repeats, int) or not 0 <= repeats <= MAX_REPEATS:
-            raise InvalidArgumentError(f"repeats must be an integer >= 0, got {shown(repeats)}")
-        spec.repeats = repeats
+        self._caller(&spec, plan, region, language, value, priority, repeats, preferred_agent)
         spec.preferred_wait = _number("preferred_wait", preferred_wait)
         if deref(self.core).journaling():
             self._encode_key(call_id)
@@ -407,6 +397,37 @@ cdef class Router:
         else:
             self.call_ids[ref] = call_id
         return self._take_offers()
+
+    cdef int _caller(self, CallSpec* spec, plan, region, language, value, priority, repeats,
+                     preferred_agent) except -1:
+        """A caller's attributes into ``spec``, refused in the reference model's order (so that a
+        call with several bad arguments is refused alike)."""
+        spec.plan = _lookup(self.plan_refs, plan, "plan")
+        spec.region = kNone if region is None else _lookup(self.region_refs, region, "region")
+        spec.language = kNone if language is None else self._skill_ref(language)
+        spec.preferred_agent = kNone if preferred_agent is None else _lookup(
+            self.agent_refs, preferred_agent, "preferred agent")
+        spec.value = _number("value", value)
+        spec.priority = _number("priority", priority)
+        if isinstance(repeats, bool) or not isinstance(repeats, int) or not 0 <= repeats <= MAX_REPEATS:
+            raise InvalidArgumentError(f"repeats must be an integer >= 0, got {shown(repeats)}")
+        spec.repeats = repeats
+        return 0
+
+    def expected_wait(self, plan, now=None, region=None, language=None, value=0.0, priority=0.0, repeats=0):
+        """How long a caller with these attributes, joining ``plan`` at ``now``, would wait (seconds),
+        for IVR announcements and callback offers; None when the router cannot tell yet (no
+        agent the plan admits is staffed, or none is ready and no call of the plan has ended).
+
+        From the router's own state (README, "Expected wait"): at each step of the plan, the staffed
+        agents it admits, the waiting calls ahead of the caller that they would also take, and
+        the plan's recent handle and answer times; the step that would serve it first counts.
+        O(agents + waiting calls); never touches the decision path.
+        """
+        cdef CallSpec spec
+        self._caller(&spec, plan, region, language, value, priority, repeats, None)
+        cdef optional[double] wait = deref(self.core).expected_wait(spec, self._query_time(now))
+        return wait.value() if wait.has_value() else None
 
     def accept(self, call_id, agent_id, now):
         """``agent_id`` answered the call offered to it: connected, and counted as answered.
@@ -661,7 +682,9 @@ cdef class Router:
             s = tallies[i]
             result[plan.name] = PyPlanStats.from_tallies(
                 s.arrived, s.answered, s.abandoned, s.answered_within, s.wait_sum, s.waiting,
-                s.oldest_wait.value() if s.oldest_wait.has_value() else None)
+                s.oldest_wait.value() if s.oldest_wait.has_value() else None,
+                s.handle_time.value() if s.handle_time.has_value() else None,
+                s.answer_time.value() if s.answer_time.has_value() else None)
         return result
 
     # ------------------------------------------------------------- snapshots
@@ -819,7 +842,7 @@ cdef object _array(const void* data, size_t n, object dtype):
 
 def simulate(config, dict skills, list demand, list groups, double interval, int n_intervals,
              double answer_delay, double no_answer_pause, bint record_events, uint64_t seed,
-             progress=None):
+             progress=None, bint predict_waits=False):
     """Runs the core's simulator on arguments already turned into numbers by ccroute.sim.
 
     ``demand``: per plan, (rates, [(weight, region, language, value_low, value_high)],
@@ -831,6 +854,7 @@ def simulate(config, dict skills, list demand, list groups, double interval, int
     s.routing = core_config(config, skills)
     s.interval, s.n_intervals = interval, n_intervals
     s.answer_delay, s.no_answer_pause, s.record_events = answer_delay, no_answer_pause, record_events
+    s.predict_waits = predict_waits
     cdef Demand d
     cdef Segment g
     for rates, segments, *numbers in demand:
@@ -876,6 +900,8 @@ def simulate(config, dict skills, list demand, list groups, double interval, int
         "agent_group": _array(r.agent_group.data(), r.agent_group.size(), np.int32),
         "events": r.events,
     }
+    if predict_waits:
+        out["predicted_wait"] = _array(r.predicted_wait.data(), r.predicted_wait.size(), np.float64)
     if record_events:
         out.update(
             op=_array(r.op.data(), r.op.size(), np.int8),

@@ -152,6 +152,8 @@ cdef extern from "router.hpp" namespace "ccroute" nogil:
         double wait_sum
         int64_t waiting
         optional[double] oldest_wait
+        optional[double] handle_time
+        optional[double] answer_time
 
     cdef cppclass Router:
         Router(Config) except +raise_routing_error
@@ -203,6 +205,7 @@ cdef extern from "router.hpp" namespace "ccroute" nogil:
                          double now, vector[Offer]& out, string_view document) except +raise_routing_error
         uint64_t events()
         Explanation explain(CallRef call, double now, size_t n_agents) except +raise_routing_error
+        optional[double] expected_wait(const CallSpec& call, double now) except +raise_routing_error
         void log_decisions(bool on)
         const vector[Decision]& decisions()
         void clear_decisions()
@@ -242,12 +245,13 @@ cdef extern from "sim.hpp" namespace "ccroute::sim" nogil:
         vector[Demand] demand
         vector[AgentGroup] groups
         double answer_delay, no_answer_pause
-        bool record_events
+        bool record_events, predict_waits
 
     cdef cppclass Result:
         vector[double] arrival, wait, handle, value
         vector[int32_t] plan, region, language, repeats, preferred_agent, agent
         vector[int8_t] outcome
+        vector[double] predicted_wait
         vector[double] busy, logged_in
         vector[int8_t] op
         vector[double] op_time

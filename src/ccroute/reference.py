@@ -78,6 +78,15 @@ class _Tally:
     abandoned: int = 0
     answered_within: int = 0
     wait_sum: float = 0.0
+    handle_time: Optional[float] = None  # recent average talk + wrap-up of its answered calls
+    answer_time: Optional[float] = None  # recent average offer → accept
+
+
+RECENT_WEIGHT = 0.05  # of the newest observation in a recent average (about the last 20 count)
+
+
+def _recent(average: Optional[float], x: float) -> float:
+    return x if average is None else average + RECENT_WEIGHT * (x - average)
 
 
 def _check_id(what: str, value: Any) -> Id:
@@ -215,18 +224,7 @@ class ReferenceRouter:
         _check_id("call", call_id)
         if call_id in self._calls:
             raise DuplicateIdError(f"call {shown(call_id)} is already in the router")
-        if not _known(self._plans, plan):
-            raise UnknownIdError(f"unknown plan {shown(plan)}")
-        if region is not None and not _known(self.config.regions, region):
-            raise UnknownIdError(f"unknown region {shown(region)}")
-        if language is not None:
-            self._check_skill(language)
-        if preferred_agent is not None and not _known(self._agents, preferred_agent):
-            raise UnknownIdError(f"unknown preferred agent {shown(preferred_agent)}")
-        value = _check_number("value", value)
-        priority = _check_number("priority", priority)
-        if isinstance(repeats, bool) or not isinstance(repeats, int) or not 0 <= repeats <= MAX_REPEATS:
-            raise InvalidArgumentError(f"repeats must be an integer >= 0, got {shown(repeats)}")
+        value, priority = self._check_caller(plan, region, language, value, priority, repeats, preferred_agent)
         preferred_wait = _check_number("preferred_wait", preferred_wait, 0.0)
         now = self._begin(now)
         waits_for_preferred = (preferred_agent is not None and preferred_wait > 0
@@ -250,9 +248,10 @@ class ReferenceRouter:
         _check_id("call", call_id)
         now = self._begin(now)
         call = self._offered_to(call_id, agent)
+        tally = self._tallies[call.plan.name]
+        tally.answer_time = _recent(tally.answer_time, now - call.since)
         call.state, call.timer, agent.state = "connected", None, "busy"
         call.since = agent.since = now
-        tally = self._tallies[call.plan.name]
         wait = now - call.arrival
         tally.answered += 1
         tally.wait_sum += wait
@@ -286,6 +285,8 @@ class ReferenceRouter:
         agent = call.agent
         assert agent is not None
         wrapup = call.plan.wrapup if agent.wrapup is None else agent.wrapup
+        tally = self._tallies[call.plan.name]
+        tally.handle_time = _recent(tally.handle_time, (now - call.since) + wrapup)
         if wrapup > 0:
             agent.state, agent.since, agent.timer = "wrapup", now, self._timer(now + wrapup)
         else:
@@ -406,6 +407,27 @@ class ReferenceRouter:
                            [AgentScore(a.id, a.ready_since, self._score(call, a, now)) for a in best],
                            [] if best or agents == 0 else self._unmet(call))
 
+    def expected_wait(self, plan: str, now: Optional[float] = None, region: Optional[str] = None,
+                      language: Optional[str] = None, value: float = 0.0, priority: float = 0.0,
+                      repeats: int = 0) -> Optional[float]:
+        value, priority = self._check_caller(plan, region, language, value, priority, repeats, None)
+        now = self._query_time(now)
+        caller = _Call(None, self._plans[plan], region, language, value, priority, repeats, None, None,
+                       now, self._calls_created, now)
+        own = self._priority(caller, now).total
+        tally = self._tallies[plan]
+        staffed = [a for a in self._agents.values() if a.state in ("ready", "reserved", "busy", "wrapup")]
+        waits = []
+        for caller.phase, step in enumerate(caller.plan.steps):
+            pool = [a for a in staffed if self._admits(caller, a)]
+            if any(a.state == "ready" for a in pool):
+                waits.append(step.after)
+            elif pool and tally.handle_time is not None:
+                ahead = sum(1 for c in self._calls.values() if c.state == "waiting"
+                            and self._priority(c, now).total >= own and any(self._admits(c, a) for a in pool))
+                waits.append(max(step.after, (ahead + 1) * tally.handle_time / len(pool)))
+        return min(waits) + (tally.answer_time or 0.0) if waits else None
+
     def _unmet(self, call: _Call) -> list[str]:
         """The requirements of the call's step that no ready agent meets (when none is admitted)."""
         ready = [a for a in self._agents.values() if a.state == "ready"]
@@ -445,7 +467,8 @@ class ReferenceRouter:
             waits = [now - c.arrival for c in self._calls.values()
                      if c.plan.name == name and c.state == "waiting"]
             result[name] = PlanStats.from_tallies(t.arrived, t.answered, t.abandoned, t.answered_within,
-                                                  t.wait_sum, len(waits), max(waits) if waits else None)
+                                                  t.wait_sum, len(waits), max(waits) if waits else None,
+                                                  t.handle_time, t.answer_time)
         return result
 
     # -------------------------------------------------------------- snapshots
@@ -578,7 +601,8 @@ class ReferenceRouter:
             [snapshots.AgentRecord(a.id, site.get(a.site, 0), [(skill[s], level) for s, level in a.skills.items()],
                                    a.wrapup, a.state, a.reason or "", a.ready_since, a.since, timer(a.timer))
              for a in self._all_agents],
-            [(t.arrived, t.answered, t.abandoned, t.answered_within, t.wait_sum) for t in self._tallies.values()],
+            [(t.arrived, t.answered, t.abandoned, t.answered_within, t.wait_sum, t.handle_time, t.answer_time)
+             for t in self._tallies.values()],
             [snapshots.CallRecord(
                 handle, c.order, c.id, plan[c.plan.name], region.get(c.region, -1), skill.get(c.language, -1),
                 c.value, c.extra, c.repeats, -1 if c.preferred is None else c.preferred.order,
@@ -616,8 +640,9 @@ class ReferenceRouter:
                          self._restored_timer(state, c.timer))
             self._calls[c.id] = call
         for plan, tally in zip(plans, state.tallies):
-            arrived, answered, abandoned, within, wait_sum = tally
+            arrived, answered, abandoned, within, wait_sum, *averages = tally
             unanswered = sum(c.plan is plan and c.state != "connected" for c in self._calls.values())
+            assert all(a is None or (math.isfinite(a) and a >= 0) for a in averages), "a recent average out of range"
             assert 0 <= within <= answered and abandoned >= 0 and math.isfinite(wait_sum) and wait_sum >= 0 \
                 and arrived == unanswered + answered + abandoned, "a plan's statistics do not add up"
             self._tallies[plan.name] = _Tally(*tally)
@@ -819,6 +844,22 @@ class ReferenceRouter:
             return self._calls[call_id]
         except (KeyError, TypeError):
             raise UnknownIdError(f"unknown call {shown(call_id)}") from None
+
+    def _check_caller(self, plan: Any, region: Any, language: Any, value: Any, priority: Any,
+                      repeats: Any, preferred_agent: Any) -> tuple[float, float]:
+        """What arrive and expected_wait refuse of a caller's attributes; its value and priority."""
+        if not _known(self._plans, plan):
+            raise UnknownIdError(f"unknown plan {shown(plan)}")
+        if region is not None and not _known(self.config.regions, region):
+            raise UnknownIdError(f"unknown region {shown(region)}")
+        if language is not None:
+            self._check_skill(language)
+        if preferred_agent is not None and not _known(self._agents, preferred_agent):
+            raise UnknownIdError(f"unknown preferred agent {shown(preferred_agent)}")
+        value, priority = _check_number("value", value), _check_number("priority", priority)
+        if isinstance(repeats, bool) or not isinstance(repeats, int) or not 0 <= repeats <= MAX_REPEATS:
+            raise InvalidArgumentError(f"repeats must be an integer >= 0, got {shown(repeats)}")
+        return value, priority
 
     def _check_skill(self, skill: Any) -> None:
         if not isinstance(skill, str) or not skill:

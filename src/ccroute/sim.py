@@ -101,12 +101,15 @@ def _progress_callback(progress: Progress) -> Optional[Callable[[float], Any]]:
     return update
 
 
-def run(scenario: Scenario, seed: int = 0, progress: Progress = None, record_events: bool = False) -> "Result":
+def run(scenario: Scenario, seed: int = 0, progress: Progress = None, record_events: bool = False,
+        predict_waits: bool = False) -> "Result":
     """Simulates the scenario's day with the routing engine.
 
     ``progress``: True for a progress bar (tqdm), or a callable given the share of the
     day done. ``record_events`` keeps the log of every router call and the offers it
     returned (``Result.events_log``), for replaying the day through :class:`ccroute.Router`.
+    ``predict_waits`` asks the router each caller's expected wait as it arrives (column
+    ``predicted_wait``, NaN where it could not tell), for measuring its accuracy.
     """
     if _core is None:
         raise ImportError("the simulator needs the native extension ccroute._core; reinstall ccroute")
@@ -116,7 +119,7 @@ def run(scenario: Scenario, seed: int = 0, progress: Progress = None, record_eve
     started = time.perf_counter()
     raw = _core.simulate(scenario.routing, skills, demand, groups, scenario.interval, scenario.intervals,
                          scenario.answer_delay, scenario.no_answer_pause, record_events, seed,
-                         _progress_callback(progress))
+                         _progress_callback(progress), predict_waits)
     return Result(scenario, seed, raw, skills, time.perf_counter() - started)
 
 

@@ -17,6 +17,7 @@ payload  bytes config tag (:func:`config_fingerprint`) | f64 now | u64 calls cre
              | u8 state | bytes not-ready reason | f64 ready since | f64 since | u64 timer | f64 due
          u32 n, n × plan tallies, in plan order:
              i64 arrived | i64 answered | i64 abandoned | i64 answered within | f64 Σ waits
+             | u8 handle time known | f64 recent handle time | u8 answer time known | f64 recent answer time
          u32 n, n × call, in arrival order:
              u32 handle | u64 creation order | bytes id | u32 plan | i32 region | i32 language
              | f64 value | f64 extra priority | i64 repeats | i64 preferred agent | f64 preferred wait
@@ -86,6 +87,17 @@ def decode_id(key: bytes) -> Id:
                        "snapshot: no ids (taken through the C API, which knows calls by handle)")
 
 
+# A plan's tallies: arrived, answered, abandoned, answered within, Σ waits, recent handle time,
+# recent answer time (None until known).
+Tally = tuple[int, int, int, int, float, Optional[float], Optional[float]]
+
+
+def _tally(arrived: int, answered: int, abandoned: int, within: int, wait_sum: float,
+           handle_known: bool, handle_time: float, answer_known: bool, answer_time: float) -> Tally:
+    return (arrived, answered, abandoned, within, wait_sum, handle_time if handle_known else None,
+            answer_time if answer_known else None)
+
+
 @dataclass
 class AgentRecord:
     id: Id
@@ -132,7 +144,7 @@ class State:
     events: int
     skills: list[str]
     agents: list[AgentRecord]
-    tallies: list[tuple[int, int, int, int, float]]
+    tallies: list[Tally]
     calls: list[CallRecord]
     free: list[int] = field(default_factory=list)
 
@@ -155,8 +167,9 @@ def encode(state: State) -> bytes:
         w.bytes(a.reason.encode("utf-8", "surrogatepass") if a.state == "not_ready" else b"")
         w.put("ddQd", a.ready_since, a.since, *a.timer)
     w.put("I", len(state.tallies))
-    for tally in state.tallies:
-        w.put("qqqqd", *tally)
+    for *counts, handle_time, answer_time in state.tallies:
+        w.put("qqqqd?d?d", *counts, handle_time is not None, handle_time or 0.0,
+              answer_time is not None, answer_time or 0.0)
     w.put("I", len(state.calls))
     for c in state.calls:
         w.put("IQ", c.handle, c.order)
@@ -217,7 +230,7 @@ def _decode_payload(r: Reader) -> State:
         ready_since, since, seq, due = r.get("ddQd")
         agents.append(AgentRecord(ident, site, levels, wrapup if has_wrapup else None, AGENT_STATES[state],
                                   reason, ready_since, since, (seq, due)))
-    tallies = [r.get("qqqqd") for _ in range(r.count(40))]
+    tallies = [_tally(*r.get("qqqqd?d?d")) for _ in range(r.count(58))]
     calls = []
     for _ in range(r.count(100)):
         handle, order = r.get("IQ")

@@ -175,16 +175,22 @@ class PlanStats(NamedTuple):
     waiting: int
     oldest_wait: Optional[float]
     """Longest current wait among waiting calls; None when none waits."""
+    handle_time: Optional[float] = None
+    """Recent average handle time (talk + wrap-up) of answered calls, weighting the newest by
+    1/20 (exponentially); None before the first ends."""
+    answer_time: Optional[float] = None
+    """Recent average time from offer to accept (ring time) of answered calls; None before the first."""
 
     @classmethod
     def from_tallies(cls, arrived: int, answered: int, abandoned: int, answered_within: int,
-                     wait_sum: float, waiting: int, oldest_wait: Optional[float]) -> "PlanStats":
+                     wait_sum: float, waiting: int, oldest_wait: Optional[float],
+                     handle_time: Optional[float], answer_time: Optional[float]) -> "PlanStats":
         """The statistics from a router's running tallies (``wait_sum``: Σ accept − arrival)."""
         decided = answered + abandoned
         return cls(arrived, answered, abandoned, answered_within,
                    answered_within / decided if decided else None,
                    wait_sum / answered if answered else None,
-                   waiting, oldest_wait)
+                   waiting, oldest_wait, handle_time, answer_time)
 
 
 def _finite(what: str, value: Any) -> float:

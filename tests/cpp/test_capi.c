@@ -76,6 +76,16 @@ static void routes_a_cantonese_vip_caller(void) {
     CHECK(ccr_stats(r, 105.0, stats, 1) == CCR_OK);
     CHECK(stats[0].arrived == 1 && stats[0].answered == 1 && stats[0].answered_within == 1);
     CHECK(stats[0].waiting == 0 && stats[0].oldest_wait < 0);
+    CHECK(stats[0].handle_time == 97.0 + 5.0 && stats[0].answer_time == 2.0);  /* talk + wrap-up; ring */
+
+    /* A caller like the first: an admitted agent is ready, so it waits only for the ring. */
+    double wait = -1;
+    CHECK(ccr_expected_wait(r, &call, 105.0, &wait) == CCR_OK && wait == 2.0);
+    CHECK(ccr_not_ready(r, a_nanning, 106.0, "break") == CCR_OK);
+    CHECK(ccr_not_ready(r, a_shanghai, 106.0, "break") == CCR_OK);
+    CHECK(ccr_expected_wait(r, &call, 106.0, &wait) == CCR_OK && wait < 0);  /* nobody staffed */
+    call.plan = 7;
+    CHECK(ccr_expected_wait(r, &call, 106.0, &wait) == CCR_UNKNOWN_ID);
     ccr_router_free(r);
 }
 
