@@ -1,10 +1,10 @@
 """The routing service (``ccroute serve``) through real sockets, against the router itself.
 
 * Hypothesis draws a centre and a random event sequence (the strategies of
-  test_equivalence.py), sends it over the protocol to a service with a manual clock, one
-  request at a time or all at once, and requires the replies to carry exactly the offers,
-  errors, statistics and next due time that the same sequence gives when applied to a
-  ``ccroute.Router`` directly.
+  test_equivalence.py, live changes included), sends it over the protocol to a service
+  with a manual clock, one request at a time or all at once, with read-outs in between,
+  and requires the replies to carry exactly the offers, errors, statistics, read-outs and
+  next due time that the same sequence gives when applied to a ``ccroute.Router`` directly.
 * Garbage of every kind (not JSON, not UTF-8, not an object, no or unknown op, missing,
   unknown or wrong-typed fields, unknown ids, time going back, impossible transitions,
   a line over 1 MiB) inserted anywhere into a session is refused with the right error
@@ -33,7 +33,7 @@ from ccroute.reference import ReferenceRouter
 from ccroute.service import MAX_LINE, OPS, PARAMETERS, BadRequest, Op, RoutingService, routed
 from conftest import NATIVE_MISSING, NativeRouter
 from service_client import Client, LoopThread, offers_of, serving, stats_of
-from test_equivalence import FITTING_STATE, draw_centre, events, with_absolute_time
+from test_equivalence import AGENTS, CALLS, FITTING_STATE, draw_centre, events, with_absolute_time
 
 pytestmark = pytest.mark.skipif(NativeRouter is None, reason=str(NATIVE_MISSING))
 Router = NativeRouter
@@ -48,15 +48,19 @@ def loop():
 
 # ----------------------------------------------------------------------- the op table
 
-def test_every_field_of_a_routed_op_is_a_parameter_of_its_router_method():
+def test_every_field_of_a_routed_op_or_read_out_is_a_parameter_of_its_router_method():
+    checked = set()
     for name, op in OPS.items():
-        if op.run.__qualname__.startswith("routed"):
-            parameters = inspect.signature(getattr(ReferenceRouter, name)).parameters
+        method = getattr(op.run, "method", None)  # routed() and read_out() ops
+        if method is not None:
+            checked.add(name)
+            parameters = inspect.signature(getattr(ReferenceRouter, method)).parameters
             for field in op.fields.values():
                 assert field.parameter in parameters, (name, field)
             required = {p.name for p in parameters.values() if p.default is inspect.Parameter.empty}
             # The protocol may require more (DESIGN.md §6 requires add_agent's skills), never less.
             assert required - {"self", "now"} <= {f.parameter for f in op.required}, name
+    assert set(OPS) - checked == {"advance", "stats", "subscribe", "reconfigure"}
 
 
 def test_an_op_with_an_unknown_kind_or_a_reserved_field_name_is_refused_when_the_table_is_built():
@@ -121,19 +125,70 @@ def test_metrics_text_counts_requests_offers_and_plans():
 
 # ----------------------------------------------------------------------- protocol ≡ router
 
-SUPPORTED = {"add_agent", "ready", "logout", "not_ready", "arrive", "accept", "reject", "abandon", "hangup", "advance"}
 POSITIONAL = {"add_agent": ("agent", "site", "skills"), "ready": ("agent",), "logout": ("agent",),
               "not_ready": ("agent", "reason"), "arrive": ("call", "plan"), "accept": ("call", "agent"),
-              "reject": ("call", "agent"), "abandon": ("call",), "hangup": ("call",), "advance": ()}
-NOW_AT = {"add_agent": None, "advance": 0, "arrive": 2, "accept": 2, "reject": 2}  # else 1
+              "reject": ("call", "agent"), "abandon": ("call",), "hangup": ("call",), "advance": (),
+              "set_skills": ("agent",), "remove_agent": ("agent",), "transfer": ("call", "plan"),
+              "reprioritize": ("call",), "reconfigure": ("routing",)}
+SUPPORTED = set(POSITIONAL)
+NOW_AT = {"add_agent": None, "advance": 0, "arrive": 2, "accept": 2, "reject": 2, "transfer": 2}  # else 1
+READ_OUTS = {"explain": ("explain", "explanation"), "call": ("call_info", "call"), "agent": ("agent_info", "agent"),
+             "calls": ("calls", "calls"), "agents": ("agents", "agents"), "expected_wait": ("expected_wait", "wait")}
+"""op: (router method, key of the reply)."""
+UNTIMED = {"agent_info", "agents"}
 
 
 def as_request(name, args, kwargs, now):
     """The protocol request for a router call drawn by test_equivalence's strategies."""
-    args = list(args)
+    args = [a.to_dict() if isinstance(a, Config) else a for a in args]  # reconfigure: the [routing] table
     index = NOW_AT.get(name, 1)
     t = now if index is None else args.pop(index)
     return {"op": name, **dict(zip(POSITIONAL[name], args)), **kwargs, "now": t}
+
+
+def plain(value):
+    """A read-out as JSON gives it: named tuples as objects of their fields."""
+    if isinstance(value, tuple) and hasattr(value, "_asdict"):
+        return {name: plain(v) for name, v in value._asdict().items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+def read_outs(config, live):
+    """(op, fields) of a read-out, often of a live call (ids in ``live``), sometimes of an
+    unknown id or with a bad value."""
+    call, agent = st.sampled_from([*CALLS, *live, *live]), st.sampled_from([*AGENTS, "nobody"])
+    caller = {"region": st.sampled_from([None, None, *config.regions, "atlantis"]),
+              "value": st.sampled_from([0.0, 2.0, -1.0]), "priority": st.sampled_from([0.0, 4.0]),
+              "repeats": st.sampled_from([0, 2, -1])}
+    if config.skills is not None:  # in an open universe a new language name would be numbered
+        caller["language"] = st.sampled_from(["lang:yue", "lang:klingon"])
+    fields = {
+        "explain": st.fixed_dictionaries({"call": call}, optional={"agents": st.sampled_from([0, 1, 3, -1])}),
+        "call": st.fixed_dictionaries({"call": call}),
+        "agent": st.fixed_dictionaries({"agent": agent}),
+        "calls": st.just({}),
+        "agents": st.just({}),
+        "expected_wait": st.fixed_dictionaries(
+            {"plan": st.sampled_from([*(p.name for p in config.plans), "no-such-plan"])}, optional=caller),
+    }
+    return st.sampled_from(sorted(fields)).flatmap(lambda name: fields[name].map(lambda f: (name, f)))
+
+
+def read_outcome(router, name, fields, now):
+    """(outcome, offers, message) and the reply's other fields of a read-out on the router itself:
+    refused before time passes, else read after the timers due by ``now`` fired."""
+    method, key = READ_OUTS[name]
+    read = getattr(router, method)
+    arguments = {PARAMETERS.get(k, k): v for k, v in fields.items()}
+    try:
+        read(**arguments)  # at the router's own time: nothing changes
+    except RoutingError as error:
+        return (type(error).__name__, [], str(error)), {}
+    offers = [tuple(o) for o in router.advance(now)]
+    result = read(**arguments) if method in UNTIMED else read(**arguments, now=now)
+    return ("ok", offers, None), {key: plain(result)}
 
 
 def outcome(router, name, args, kwargs):
@@ -152,6 +207,8 @@ def finite(value):
         return math.isfinite(value)
     if isinstance(value, dict):
         return all(finite(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return all(finite(v) for v in value)
     return True
 
 
@@ -166,7 +223,7 @@ def draw_session(data):
                        ("ok", [], None), {}))
     now = 0.0
     for _ in range(data.draw(st.integers(1, 40), label="length")):
-        name, args, kwargs = data.draw(events(config).filter(lambda e: e[0] in SUPPORTED), label="event")
+        name, args, kwargs = data.draw(events(direct.config).filter(lambda e: e[0] in SUPPORTED), label="event")
         fitting = [c for c in direct.calls() if c.state in FITTING_STATE.get(name, ())]
         if fitting and data.draw(st.booleans(), label="pick a call in a fitting state"):
             call = data.draw(st.sampled_from(fitting), label="call")
@@ -183,6 +240,10 @@ def draw_session(data):
         if data.draw(st.integers(0, 3), label="read the stats") == 0:
             offers = [tuple(o) for o in direct.advance(now)]
             script.append(({"op": "stats", "now": now}, ("ok", offers, None), {"stats": stats_of(direct.stats(now))}))
+        if data.draw(st.integers(0, 2), label="a read-out") == 0:
+            live = [c.call_id for c in direct.calls()]
+            read, fields = data.draw(read_outs(direct.config, live), label="read-out")
+            script.append(({"op": read, **fields, "now": now}, *read_outcome(direct, read, fields, now)))
     return config, script
 
 
@@ -211,6 +272,88 @@ def test_the_protocol_decides_as_the_router_itself(loop, data):
             if not pipelined:
                 client.send(line)
             check_reply(number, request, expected, extra, client.reply())
+
+
+# ----------------------------------------------------------------------- read-outs and live changes
+
+def test_read_outs_and_live_changes_over_a_socket(loop):
+    config = Config(sites=["north", "south"], plans=[
+        Plan("card", steps=[Step(require={"card": 5}), Step(after=10, require={"card": 1})]),
+        Plan("vip", steps=[Step(require={"vip": 1})])])
+    direct = Router(config)  # the same requests, for the explanation and the expected wait
+    with serving(loop, Router(config)) as (_, address), Client(address) as client:
+        def both(op, method, *args, **fields):
+            reply = client.request(op, **fields)
+            getattr(direct, method)(*args)
+            return reply
+        both("add_agent", "add_agent", "a", "north", {"card": 2}, agent="a", site="north", skills={"card": 2}, now=0)
+        both("add_agent", "add_agent", "b", "south", {"card": 2}, agent="b", site="south", skills={"card": 2}, now=0)
+        both("ready", "ready", "a", 0, agent="a", now=0)
+        assert both("arrive", "arrive", "x", "card", 1, call="x", plan="card", now=1)["offers"] == []
+
+        explained = client.request("explain", call="x", agents=2, now=2)
+        assert explained == {"ok": True, "offers": [], "explanation": plain(direct.explain("x", 2, agents=2))}
+        explanation = explained["explanation"]
+        assert explanation["call"]["state"] == "waiting" and explanation["next_step_at"] == 11
+        assert explanation["agents"] == [] and explanation["unmet"] and explanation["rank"] == 1
+        assert client.request("call", call="x", now=2)["call"] == {
+            "call_id": "x", "plan": "card", "state": "waiting", "since": 1, "step": 0, "arrival": 1, "wait": 1,
+            "agent_id": None}
+        assert client.request("agent", agent="a", now=2)["agent"] == {
+            "agent_id": "a", "site": "north", "state": "ready", "since": 0, "reason": None, "call_id": None}
+        assert [c["call_id"] for c in client.request("calls", now=2)["calls"]] == ["x"]
+        assert [(a["agent_id"], a["state"]) for a in client.request("agents", now=2)["agents"]] == [
+            ("a", "ready"), ("b", "offline")]
+        wait = client.request("expected_wait", plan="card", value=1, now=2)
+        assert wait == {"ok": True, "offers": [], "wait": direct.expected_wait("card", 2, value=1)}
+        assert isinstance(wait["wait"], float)
+        assert client.request("expected_wait", plan="vip", now=2)["wait"] is None  # nobody holds vip
+
+        # Refused read-outs change nothing, even at a later now: x's escalation at 11 has not fired.
+        for op, fields, error in [("explain", {"call": "ghost"}, "UnknownIdError"),
+                                  ("explain", {"call": "x", "agents": -1}, "InvalidArgumentError"),
+                                  ("call", {"call": "ghost"}, "UnknownIdError"),
+                                  ("agent", {"agent": "ghost"}, "UnknownIdError"),
+                                  ("expected_wait", {"plan": "nope"}, "UnknownIdError"),
+                                  ("expected_wait", {"plan": "card", "region": "mars"}, "UnknownIdError")]:
+            reply = client.request(op, **fields, now=50)
+            assert (reply["ok"], reply["error"], "offers" in reply) == (False, error, False), reply
+        assert client.request("call", call="x", now=3) == {"ok": True, "offers": [], "call": {
+            "call_id": "x", "plan": "card", "state": "waiting", "since": 1, "step": 0, "arrival": 1, "wait": 2,
+            "agent_id": None}}
+
+        assert client.request("reprioritize", call="x", value=3, priority=1.5, now=3) == {"ok": True, "offers": []}
+        assert client.request("explain", call="x", now=3)["explanation"]["priority"]["extra"] == 1.5
+        # a now holds card 5: the waiting call goes to it at once.
+        assert offers_of(client.request("set_skills", agent="a", skills={"card": 5}, now=4)) == [("x", "a", 4)]
+        assert client.request("arrive", call="y", plan="card", now=5)["offers"] == []
+        assert client.request("transfer", call="y", plan="vip", now=6) == {"ok": True, "offers": []}
+        assert client.request("call", call="y", now=6)["call"]["plan"] == "vip"
+        assert client.request("transfer", call="x", plan="vip", now=6)["error"] == "InvalidTransitionError"
+        assert client.request("ready", agent="b", now=7)["offers"] == []  # card 2 only: not for vip
+        assert offers_of(client.request("set_skills", agent="b", skills={"vip": 1}, site="north", now=8)) == [
+            ("y", "b", 8)]
+        assert client.request("agent", agent="b", now=8)["agent"]["site"] == "north"
+
+        refused = client.request("remove_agent", agent="a", now=9)  # it holds x
+        assert (refused["error"], "offers" in refused) == ("InvalidTransitionError", False)
+        client.request("accept", call="x", agent="a", now=9)
+        client.request("hangup", call="x", now=10)
+        assert client.request("remove_agent", agent="a", now=10) == {"ok": True, "offers": []}
+        assert client.request("agent", agent="a", now=10)["error"] == "UnknownIdError"
+
+        client.request("add_agent", agent="c", site="south", skills={"card": 1}, now=10)
+        client.request("ready", agent="c", now=10)
+        assert client.request("arrive", call="z", plan="card", now=12)["offers"] == []  # card 5 until 22
+        table = config.to_dict()
+        for bad in ({"sites": ["north"]}, {**table, "plans": [{"name": "card", "stepz": []}]},
+                    {**table, "plans": [{"name": "card"}]},  # y's plan vip is gone
+                    {**table, "sites": ["north"]}):  # c's site is gone
+            reply = client.request("reconfigure", routing=bad, now=13)
+            assert (reply["error"], "offers" in reply) == ("ConfigError", False), reply
+        table["plans"][0]["steps"] = [{"require": {"card": 1}}]
+        assert offers_of(client.request("reconfigure", routing=table, now=14)) == [("z", "c", 14)]
+        assert client.request("reconfigure", routing=[table], now=14)["error"] == "BadRequest"
 
 
 # ----------------------------------------------------------------------- garbage changes nothing
@@ -254,6 +397,7 @@ def valid_session():
 def garbage(previous_now):
     """(line, error name or None for no reply): every kind of bad line, at the last valid time."""
     t = json.dumps(previous_now)
+    later = json.dumps(previous_now + 100).encode()
     huge = b'{"op":"ready","agent":"' + b"x" * MAX_LINE + b'","now":' + t.encode() + b"}"
     return [
         (b"hello", "BadRequest"), (b"\xff\xfe{}", "BadRequest"), (b'{"op":"ready",', "BadRequest"),
@@ -289,6 +433,27 @@ def garbage(previous_now):
          "InvalidArgumentError"),
         (b'{"op":"arrive","call":"z","plan":"card","repeats":-1,"now":' + t.encode() + b"}", "InvalidArgumentError"),
         (b'{"op":"advance","now":' + json.dumps(previous_now - 0.5).encode() + b"}", "TimeOrderError"),
+        # Read-outs and live changes refused: nothing changes, even at a later now.
+        (b'{"op":"explain","call":"ghost","now":' + later + b"}", "UnknownIdError"),
+        (b'{"op":"explain","call":"c1","agents":true,"now":' + t.encode() + b"}", "BadRequest"),
+        (b'{"op":"call","call":"ghost","now":' + later + b"}", "UnknownIdError"),
+        (b'{"op":"agent","agent":"ghost","now":' + later + b"}", "UnknownIdError"),
+        (b'{"op":"calls","now":' + json.dumps(previous_now - 0.5).encode() + b"}", "TimeOrderError"),
+        (b'{"op":"agents","call":"c1","now":' + t.encode() + b"}", "BadRequest"),
+        (b'{"op":"expected_wait","plan":"nope","now":' + later + b"}", "UnknownIdError"),
+        (b'{"op":"expected_wait","plan":"card","repeats":-1,"now":' + later + b"}", "InvalidArgumentError"),
+        (b'{"op":"set_skills","agent":"a1","skills":{"card":11},"now":' + later + b"}", "InvalidArgumentError"),
+        (b'{"op":"set_skills","agent":"a1","site":"mars","now":' + later + b"}", "UnknownIdError"),
+        (b'{"op":"set_skills","agent":"a1","skills":[],"now":' + t.encode() + b"}", "BadRequest"),
+        (b'{"op":"remove_agent","agent":"ghost","now":' + later + b"}", "UnknownIdError"),
+        (b'{"op":"transfer","call":"ghost","plan":"vip","now":' + later + b"}", "UnknownIdError"),
+        (b'{"op":"reprioritize","call":"ghost","value":1,"now":' + later + b"}", "UnknownIdError"),
+        (b'{"op":"reconfigure","routing":"card","now":' + t.encode() + b"}", "BadRequest"),
+        (b'{"op":"reconfigure","routing":{"sites":["north"]},"now":' + later + b"}", "ConfigError"),
+        (b'{"op":"reconfigure","routing":{"sites":["north"],"plans":[{"name":"card","steps":[{"afterwards":1}]}]},'
+         b'"now":' + later + b"}", "ConfigError"),
+        (b'{"op":"reconfigure","routing":{"sites":["north"],"plans":[{"name":"card"},{"name":"vip"}],'
+         b'"regions":{"r1":{"north":0}}},"now":' + later + b"}", "ConfigError"),  # agent a2 is in the south
         # Impossible transitions are checked after the timers due by now fired; at the last
         # valid time none is left to fire, so nothing changes.
         (b'{"op":"accept","call":"ghost","agent":"a1","now":' + t.encode() + b"}", "InvalidTransitionError"),

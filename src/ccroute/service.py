@@ -112,6 +112,8 @@ class Op:
     them, and returns the offers made and the reply's other fields (or None). With
     ``advance`` the service first brings the router to ``now`` (its timers' offers head
     the reply): for an op that reads the router or otherwise does not take a time itself.
+    Such an op that has fields is first run at the router's own time (``now`` None), so
+    that a refusal of its ids or values comes before any time passes: it must only read.
     """
 
     __slots__ = ("run", "advance", "fields", "required")
@@ -161,7 +163,28 @@ def routed(method: str, timed: bool = True) -> Run:
         def run(service: RoutingService, now: float, arguments: dict, subscriber: Optional[Push]):
             getattr(service.router, method)(**arguments)
             return (), None
+    run.method = method  # type: ignore[attr-defined]
     return run
+
+
+def read_out(method: str, key: str, timed: bool = True) -> Run:
+    """A read-out (an op with ``advance``): the router's method of that name, its result as
+    JSON under ``key`` in the reply (``timed``: the method reads at a time, ``now``)."""
+    def run(service: RoutingService, now: Optional[float], arguments: dict, subscriber: Optional[Push]):
+        if timed and now is not None:
+            arguments = {**arguments, "now": now}
+        return (), {key: _plain(getattr(service.router, method)(**arguments))}
+    run.method = method  # type: ignore[attr-defined]
+    return run
+
+
+def _plain(value: Any) -> Any:
+    """A read-out as JSON: named tuples as objects of their fields (nested), lists as arrays."""
+    if isinstance(value, tuple) and hasattr(value, "_asdict"):
+        return {name: _plain(v) for name, v in value._asdict().items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _stats(service: RoutingService, now: float, arguments: dict, subscriber: Optional[Push]):
@@ -179,6 +202,10 @@ def _advance(service: RoutingService, now: float, arguments: dict, subscriber: O
     return service.router.advance(now), {"next_due": service.router.next_due}
 
 
+def _reconfigure(service: RoutingService, now: float, arguments: dict, subscriber: Optional[Push]):
+    return service.router.reconfigure(config_from_table(arguments["routing"], "routing"), now), None
+
+
 OPS: dict[str, Op] = {
     # A new agent is offline, outside every decision until it is ready: adding one takes no time.
     "add_agent": Op(routed("add_agent", timed=False), agent="id", site="str", skills="object", wrapup="number?"),
@@ -194,9 +221,29 @@ OPS: dict[str, Op] = {
     "advance": Op(_advance),
     "stats": Op(_stats, advance=True),
     "subscribe": Op(_subscribe, advance=True),
+    # Read-outs: named tuples as objects of their fields.
+    "explain": Op(read_out("explain", "explanation"), advance=True, call="id", agents="int?"),
+    "call": Op(read_out("call_info", "call"), advance=True, call="id"),
+    "agent": Op(read_out("agent_info", "agent", timed=False), advance=True, agent="id"),
+    "calls": Op(read_out("calls", "calls"), advance=True),
+    "agents": Op(read_out("agents", "agents", timed=False), advance=True),
+    "expected_wait": Op(read_out("expected_wait", "wait"), advance=True, plan="str", region="str?",
+                        language="str?", value="number?", priority="number?", repeats="int?"),
+    # Live changes.
+    "set_skills": Op(routed("set_skills"), agent="id", skills="object?", site="str?"),
+    "remove_agent": Op(routed("remove_agent"), agent="id"),
+    "transfer": Op(routed("transfer"), call="id", plan="str"),
+    "reprioritize": Op(routed("reprioritize"), call="id", value="number?", priority="number?"),
+    "reconfigure": Op(_reconfigure, routing="object"),
 }
 """The protocol's ops (DESIGN.md §6, plus ``advance {}``, which fires the timers due by
-``now`` and answers ``next_due``: a manual-clock client's way of letting time pass)."""
+``now`` and answers ``next_due``: a manual-clock client's way of letting time pass; the
+read-outs ``explain {call, agents?}`` → ``explanation``, ``call {call}`` → ``call``,
+``agent {agent}`` → ``agent``, ``calls {}`` → ``calls``, ``agents {}`` → ``agents`` and
+``expected_wait {plan, region?, language?, value?, priority?, repeats?}`` → ``wait``
+(seconds or null); and the live changes ``set_skills {agent, skills?, site?}``,
+``remove_agent {agent}``, ``transfer {call, plan}``, ``reprioritize {call, value?,
+priority?}`` and ``reconfigure {routing}``, ``routing`` being a ``[routing]`` table)."""
 
 
 # ----------------------------------------------------------------------- JSON
@@ -311,6 +358,8 @@ class RoutingService:
             arguments = op.arguments(name, request)
             now = self._time_of(request)
             if op.advance:
+                if op.fields:  # a read-out refused for its ids or values: refused before time passes
+                    op.run(self, None, arguments, subscriber)
                 offers = self.router.advance(now)
             made, result = op.run(self, now, arguments, subscriber)
             if made:
@@ -726,8 +775,6 @@ def _refuse_live_socket(path: str) -> None:
 def load_config(path: Union[str, Path]) -> tuple[Config, list[dict[str, Any]]]:
     """The ``[routing]`` table of a TOML file (a scenario file works as it is) and the agents
     listed in its optional ``[[service.agents]]`` tables."""
-    from .scenario import routing_from_dict  # the one parser of a [routing] table
-
     try:
         with open(path, "rb") as f:
             data = tomllib.load(f)
@@ -735,12 +782,7 @@ def load_config(path: Union[str, Path]) -> tuple[Config, list[dict[str, Any]]]:
         raise ConfigError(f"{path}: {error}") from None
     if not isinstance(data.get("routing"), dict):
         raise ConfigError(f"{path}: no [routing] table")
-    try:
-        config = routing_from_dict(data["routing"])
-    except KeyError as missing:
-        raise ConfigError(f"{path}: [routing] lacks {missing}") from None
-    except TypeError as error:
-        raise ConfigError(f"{path}: [routing]: {error}") from None
+    config = config_from_table(data["routing"], f"{path}: [routing]")
     service = data.get("service", {})
     if not isinstance(service, dict) or set(service) - {"agents"}:
         raise ConfigError(f"{path}: [service] may only hold [[service.agents]], got {shown(service)}")
@@ -748,6 +790,21 @@ def load_config(path: Union[str, Path]) -> tuple[Config, list[dict[str, Any]]]:
     if not isinstance(agents, list) or not all(isinstance(a, dict) for a in agents):
         raise ConfigError(f"{path}: [[service.agents]] must be tables, got {shown(agents)}")
     return config, agents
+
+
+def config_from_table(table: Mapping[str, Any], where: str) -> Config:
+    """The configuration of a ``[routing]`` table (of a file, or of a ``reconfigure``
+    request); ConfigError naming ``where`` when it is not one."""
+    from .scenario import routing_from_dict  # the one parser of a [routing] table
+
+    try:
+        return routing_from_dict(table)
+    except RoutingError:
+        raise
+    except KeyError as missing:
+        raise ConfigError(f"{where} lacks {missing}") from None
+    except (TypeError, AttributeError) as error:
+        raise ConfigError(f"{where}: {error}") from None
 
 
 def add_agents(service: RoutingService, agents: Sequence[Mapping[str, Any]]) -> None:
@@ -793,5 +850,5 @@ def _stop_on_signal(service: RoutingService, signum: int) -> None:
     service.stop()
 
 
-__all__ = ["RoutingService", "BadRequest", "OPS", "Op", "KINDS", "MAX_LINE", "load_config", "add_agents",
-           "parse_listen", "run"]
+__all__ = ["RoutingService", "BadRequest", "OPS", "Op", "KINDS", "MAX_LINE", "load_config", "config_from_table",
+           "add_agents", "parse_listen", "run"]
