@@ -133,6 +133,14 @@ void Router::reconfigure(Config config, const std::vector<int>& plans, const std
   if (!mapped(plans, static_cast<int>(config.plans.size())) || !mapped(sites, config.n_sites) ||
       !mapped(regions, config.n_regions))
     bad("reconfigure: a map points outside the new configuration");
+  std::vector<int> old_plan_of(config.plans.size(), kNone);  // each new plan takes the tallies of one old plan at most
+  for (std::size_t p = 0; p < plans.size(); ++p) {
+    if (plans[p] == kNone) continue;
+    if (old_plan_of[plans[p]] != kNone)
+      bad("reconfigure: plans " + name(Entity::Plan, static_cast<std::uint32_t>(old_plan_of[plans[p]])) + " and " + name(Entity::Plan, static_cast<std::uint32_t>(p)) +
+          " both map to new plan #" + std::to_string(plans[p]));
+    old_plan_of[plans[p]] = static_cast<int>(p);
+  }
   if (config.n_skills < config_.n_skills) bad("reconfigure: skills cannot be forgotten (agents may hold them)");
   for (CallRef ref = 0; ref < calls_.size(); ++ref) {
     const Call& call = calls_[ref];
