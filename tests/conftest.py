@@ -18,6 +18,15 @@ except ImportError as error:  # a source tree without the built extension
         raise
 
 IMPLEMENTATIONS = {"reference": ReferenceRouter, "native": NativeRouter}
+PAIRS = [("reference", "reference"), ("native", "native"), ("native", "reference"), ("reference", "native")]
+
+
+@pytest.fixture(params=PAIRS, ids=lambda p: f"{p[0]}-to-{p[1]}")
+def router_pair(request):
+    """Two router classes: one that saves its state (snapshot, journal), one that takes it up."""
+    if NativeRouter is None and "native" in request.param:
+        pytest.skip(NATIVE_MISSING)
+    return IMPLEMENTATIONS[request.param[0]], IMPLEMENTATIONS[request.param[1]]
 
 
 @pytest.fixture(params=sorted(IMPLEMENTATIONS))

@@ -20,23 +20,14 @@ from hypothesis import strategies as st
 from ccroute import Config, Offer, Plan, RestoreError, Step
 from ccroute.journal import JournalWarning
 from ccroute.reference import ReferenceRouter
-from conftest import NATIVE_MISSING, NativeRouter
 from test_equivalence import apply, draw_centre, draw_event, observe
-from test_snapshot import PAIRS, KINDS  # noqa: F401  (the same implementation pairs)
-
-
-@pytest.fixture(params=PAIRS, ids=lambda p: f"{p[0]}-to-{p[1]}")
-def writer_recoverer(request):
-    if NativeRouter is None and "native" in request.param:
-        pytest.skip(NATIVE_MISSING)
-    return KINDS[request.param[0]], KINDS[request.param[1]]
 
 
 @settings(max_examples=80, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(data=st.data())
-def test_a_router_recovered_anywhere_continues_identically(writer_recoverer, tmp_path_factory, data):
-    writer, recoverer = writer_recoverer
+def test_a_router_recovered_anywhere_continues_identically(router_pair, tmp_path_factory, data):
+    writer, recoverer = router_pair
     path = str(tmp_path_factory.mktemp("journal") / "router.journal")
     config, staff = draw_centre(data)
     driver, uninterrupted = ReferenceRouter(config), writer(config)

@@ -19,25 +19,15 @@ from hypothesis import strategies as st
 from ccroute import Config, Offer, Plan, RestoreError, Step
 from ccroute.reference import ReferenceRouter
 from ccroute.snapshot import decode_id, encode_id
-from conftest import NATIVE_MISSING, NativeRouter
 from test_equivalence import apply, draw_centre, draw_event, observe
 
-KINDS = {"reference": ReferenceRouter, "native": NativeRouter}
-PAIRS = [("reference", "reference"), ("native", "native"), ("native", "reference"), ("reference", "native")]
-
-
-@pytest.fixture(params=PAIRS, ids=lambda p: f"{p[0]}-to-{p[1]}")
-def before_after(request):
-    if NativeRouter is None and "native" in request.param:
-        pytest.skip(NATIVE_MISSING)
-    return KINDS[request.param[0]], KINDS[request.param[1]]
 
 
 @settings(max_examples=150, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(data=st.data())
-def test_a_snapshot_taken_anywhere_continues_identically(before_after, data):
-    before, after = before_after
+def test_a_snapshot_taken_anywhere_continues_identically(router_pair, data):
+    before, after = router_pair
     config, staff = draw_centre(data)
     driver, uninterrupted, split = ReferenceRouter(config), before(config), before(config)
     for r in (driver, uninterrupted, split):
