@@ -174,6 +174,19 @@ struct PlanStats {
   std::optional<double> oldest_wait;
 };
 
+// The heap a router holds, by part, in bytes (Router::memory_use, csrc/memory.cpp): counted
+// from its containers' capacities and nodes, with the allocator's overhead modelled, not
+// measured. An estimate to set beside the process's resident memory, which is the truth.
+struct MemoryUse {
+  std::size_t calls = 0;     // call records (live and free slots) and the free list
+  std::size_t queues = 0;    // the queues of waiting calls: their ordered entries, the queue index
+  std::size_t agents = 0;    // agent records, their ids and not-ready reasons
+  std::size_t profiles = 0;  // profiles, their ready lists, the profile index
+  std::size_t timers = 0;    // pending timers (step escalations, offer time-outs, ends of wrap-up)
+  std::size_t other = 0;     // the configuration, statistics, names, decision log, the Router itself
+  std::size_t total() const { return calls + queues + agents + profiles + timers + other; }
+};
+
 class Router {
  public:
   explicit Router(Config config);
@@ -294,6 +307,8 @@ class Router {
 
   // Debug aid for tests and sanitizer builds: throws std::logic_error on a broken invariant.
   void check_invariants() const;
+  // What the router's heap holds, by part: an estimate (see MemoryUse). O(queues + profiles + agents).
+  MemoryUse memory_use() const;
 
  private:
   static constexpr int kPreferred = -1;  // phase of a call waiting for its preferred agent

@@ -199,6 +199,53 @@ static void bad_input_changes_nothing() {
   r.check_invariants();
 }
 
+// Router::memory_use counts what the router holds: it grows with the waiting calls, the ready
+// agents and the agents' ids, and a call slot freed is reused rather than counted again.
+static void memory_use_follows_the_state() {
+  Router r(bank());
+  std::vector<Offer> out;
+  CallRef first = r.arrive(card_call(), 1.0, out);  // makes the card queue
+  r.abandon(first, 1.0, out);
+  const MemoryUse empty = r.memory_use();
+  constexpr int n = 1000;
+  std::vector<CallRef> waiting;
+  for (int i = 0; i < n; ++i) waiting.push_back(r.arrive(card_call(), 2.0, out));
+  const MemoryUse full = r.memory_use();
+  CHECK(out.empty());
+  // Each waiting call is a record and an entry of its queue (rank, arrival, order, standing).
+  CHECK(full.calls >= empty.calls + (n - 1) * sizeof(CallSpec));
+  CHECK(full.queues >= empty.queues + n * 4 * sizeof(double));
+  CHECK(full.agents == empty.agents && full.profiles == empty.profiles && full.other == empty.other);
+  CHECK(full.timers == empty.timers);  // one-step plan: a waiting card call has no timer
+  for (CallRef c : waiting) r.abandon(c, 3.0, out);
+  const MemoryUse left = r.memory_use();
+  CHECK(left.queues == empty.queues);  // the queue's entries are gone
+  CHECK(left.calls > full.calls);      // the slots stay, and the free list names them
+  for (int i = 0; i < n; ++i) r.arrive(card_call(), 4.0, out);
+  const MemoryUse again = r.memory_use();  // the same calls again: in the same slots
+  CHECK(again.calls == left.calls && again.queues == full.queues);
+
+  // A two-step plan arms a timer per waiting call: at least its handle is kept.
+  for (int i = 0; i < n; ++i) r.arrive(vip_call(), 5.0, out);
+  CHECK(r.memory_use().timers >= empty.timers + n * sizeof(CallRef));
+
+  // Agents: a record each, ids past the string's in-place capacity on the heap, a ready-list
+  // entry while ready.
+  const MemoryUse before_agents = r.memory_use();
+  const std::string long_id(100, 'a');
+  std::vector<AgentRef> agents;
+  for (int i = 0; i < n; ++i) agents.push_back(r.add_agent(1, {{0, 1}}, std::nullopt, long_id + std::to_string(i)));
+  const MemoryUse with_agents = r.memory_use();
+  CHECK(with_agents.agents >= before_agents.agents + n * (long_id.size() + sizeof(double)));
+  for (AgentRef a : agents) r.ready(a, 6.0, out);  // site 1, vip 1: no waiting call admits them
+  CHECK(out.empty());
+  const MemoryUse ready = r.memory_use();
+  CHECK(ready.profiles >= with_agents.profiles + n * sizeof(double));
+  for (AgentRef a : agents) r.not_ready(a, 7.0, "", out);
+  CHECK(r.memory_use().profiles == with_agents.profiles);
+  r.check_invariants();
+}
+
 int main() {
   cantonese_vip_goes_to_the_local_speaker();
   escalation_offer_carries_the_due_time();
@@ -207,5 +254,6 @@ int main() {
   wrapup_then_the_next_call_at_its_end();
   offer_timeout_goes_to_the_next_agent();
   bad_input_changes_nothing();
+  memory_use_follows_the_state();
   return check_report("core");
 }
