@@ -37,7 +37,7 @@ STEPS = [
                   "build/bench_decisions",
                   "python bench/cpp/callgrind.py --json {out}/instructions.json"
                   " --against bench/cpp/instructions_dcf5d20.json"], needs=("cmake", "valgrind")),
-    Step("memory", ["build/bench_memory"]),
+    Step("memory", ["build/bench_memory", "python bench/memory.py"]),
     Step("python", ["python -m pytest -q bench/test_router_bench.py --benchmark-json={out}/router.json",
                     "python bench/report.py {out}/router.json"]),
     Step("binding", ["python -m pytest -q bench/binding --benchmark-json={out}/binding.json"], needs=("pybind11",)),
