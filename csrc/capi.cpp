@@ -367,6 +367,27 @@ ccr_status ccr_stats(const ccr_router* router, double now, ccr_plan_stats* out, 
   });
 }
 
+ccr_status ccr_stats_by_site(const ccr_router* router, ccr_site_stats* out, size_t n_sites) {
+  if (!router) return CCR_INVALID_ARGUMENT;
+  if (!out) return refuse(&router->error, CCR_INVALID_ARGUMENT, "out is NULL");
+  return guarded(&router->error, [&] {
+    const auto stats = router->core.site_stats();
+    if (n_sites < stats.size())
+      throw ccroute::Error(ccroute::ErrorKind::InvalidArgument,
+                           "room for " + std::to_string(n_sites) + " sites, the config has " +
+                               std::to_string(stats.size()));
+    using ccroute::AgentState;
+    for (size_t i = 0; i < stats.size(); ++i) {
+      const auto& s = stats[i];
+      auto agents = [&](AgentState state) { return s.agents[static_cast<int>(state)]; };
+      out[i] = {agents(AgentState::Offline), agents(AgentState::Ready), agents(AgentState::Reserved),
+                agents(AgentState::Busy), agents(AgentState::Wrapup), agents(AgentState::NotReady),
+                s.tally.answered, s.tally.answered_within, s.tally.wait_sum, s.tally.handled,
+                s.tally.handle_sum};
+    }
+  });
+}
+
 ccr_status ccr_expected_wait(const ccr_router* router, const ccr_call* call, double now, double* wait) {
   if (!router) return CCR_INVALID_ARGUMENT;
   if (!call) return refuse(&router->error, CCR_INVALID_ARGUMENT, "call is NULL");

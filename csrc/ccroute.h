@@ -89,6 +89,17 @@ typedef struct ccr_plan_stats {
     double answer_time;      /* recent average offer -> accept; negative before the first answer */
 } ccr_plan_stats;
 
+/* A site as a multi-site wallboard shows it. Agents by state (those of the site now; removed
+ * ones not counted); calls answered (accepted) and handled (hung up) by the site's agents, the
+ * site being the agent's at that moment. */
+typedef struct ccr_site_stats {
+    int64_t offline, ready, reserved, busy, wrapup, not_ready;
+    int64_t answered, answered_within; /* within: accept - arrival <= the call's plan's sl_threshold */
+    double wait_sum;                   /* sum of accept - arrival over the calls answered */
+    int64_t handled;
+    double handle_sum;                 /* sum of hang-up - accept + wrap-up seconds over the calls handled */
+} ccr_site_stats;
+
 typedef struct ccr_config ccr_config;
 typedef struct ccr_router ccr_router;
 
@@ -151,6 +162,8 @@ CCR_API ccr_status ccr_reprioritize(ccr_router *router, uint32_t call, const dou
 /* Replaces the configuration. The maps give, for each old plan, site and region, its number
  * in the new configuration or CCR_NONE (gone): a live call whose plan or region is gone, or an
  * agent whose site is gone, refuses the change (CCR_CONFIG_ERROR) before anything changes.
+ * A plan's and a site's tallies follow the map (a site gone takes its own; sites mapped to
+ * one site add theirs up).
  * Then waiting calls re-enter under their new plans, the most urgent first. The new config
  * must keep every skill of the old one (it may add some). */
 CCR_API ccr_status ccr_reconfigure(ccr_router *router, const ccr_config *config, const int *plan_map,
@@ -173,6 +186,9 @@ CCR_API ccr_status ccr_agent_state_of(const ccr_router *router, uint32_t agent, 
 CCR_API ccr_status ccr_call_state_of(const ccr_router *router, uint32_t call, ccr_call_state *out);
 /* stats of every plan, in plan order: out must hold as many entries as there are plans. */
 CCR_API ccr_status ccr_stats(const ccr_router *router, double now, ccr_plan_stats *out, size_t n_plans);
+/* stats of every site, in site order: out must hold as many entries as there are sites.
+   A read-out, O(agents + sites): the agents are counted by a scan. */
+CCR_API ccr_status ccr_stats_by_site(const ccr_router *router, ccr_site_stats *out, size_t n_sites);
 /* How long a caller like `call` (its preferred agent ignored) joining at `now` would wait, in
    seconds, into *wait; negative when the router cannot tell yet (README, "Expected wait"). */
 CCR_API ccr_status ccr_expected_wait(const ccr_router *router, const ccr_call *call, double now, double *wait);

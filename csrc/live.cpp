@@ -161,6 +161,9 @@ void Router::reconfigure(Config config, const std::vector<int>& plans, const std
   std::vector<PlanStats> tallies(config.plans.size());
   for (std::size_t p = 0; p < plans.size(); ++p)
     if (plans[p] != kNone) tallies[plans[p]] = tallies_[p];
+  std::vector<SiteTally> site_tallies(config.n_sites);  // a site gone takes its tallies; sites merged add theirs
+  for (std::size_t s = 0; s < sites.size(); ++s)
+    if (sites[s] != kNone) site_tallies[sites[s]] += site_tallies_[s];
   for (std::size_t s = skill_names_.size(); s < config.skill_names.size(); ++s) skill_names_.push_back(config.skill_names[s]);
   skill_names_.resize(config.n_skills);
   std::vector<std::pair<int, std::vector<std::uint8_t>>> agent_profiles;  // (site, levels) under the new numbering
@@ -170,6 +173,7 @@ void Router::reconfigure(Config config, const std::vector<int>& plans, const std
   }
   config_ = std::move(config);
   tallies_ = std::move(tallies);
+  site_tallies_ = std::move(site_tallies);
   config_tag_ = fingerprint(config_);
   config_document_ = document;
   profiles_.clear();

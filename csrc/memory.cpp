@@ -88,7 +88,8 @@ MemoryUse Router::memory_use() const {
 
   use.timers = vector_bytes(container_of(timers_));
 
-  use.other = sizeof(Router) + config_bytes(config_) + vector_bytes(tallies_) + vector_bytes(skill_names_) +
+  use.other = sizeof(Router) + config_bytes(config_) + vector_bytes(tallies_) + vector_bytes(site_tallies_) +
+              vector_bytes(skill_names_) +
               string_bytes(config_tag_) + string_bytes(config_document_) + string_bytes(record_) +
               vector_bytes(decisions_);
   for (const std::string& name : skill_names_) use.other += string_bytes(name);

@@ -87,6 +87,7 @@ std::size_t Router::QueueKeyHash::operator()(const QueueKey& k) const {
 Router::Router(Config config) : config_(std::move(config)), now_(-INFINITY) {
   check_config(config_);
   tallies_.resize(config_.plans.size());
+  site_tallies_.resize(config_.n_sites);
   skill_names_ = config_.skill_names;
   skill_names_.resize(config_.n_skills);
   config_tag_ = fingerprint(config_);
@@ -278,10 +279,15 @@ void Router::accept(CallRef ref, AgentRef agent, double now, std::vector<Offer>&
   holder.since = now;
   PlanStats& tally = tallies_[call.spec.plan];
   const double wait = now - call.arrival;
+  const bool within = wait <= config_.plans[call.spec.plan].sl_threshold;
   recent(tally.answer_time, now - offered_at);
   tally.answered += 1;
   tally.wait_sum += wait;
-  tally.answered_within += wait <= config_.plans[call.spec.plan].sl_threshold;
+  tally.answered_within += within;
+  SiteTally& site = site_tallies_[profiles_[holder.profile].site];
+  site.answered += 1;
+  site.wait_sum += wait;
+  site.answered_within += within;
   record(JournalOp::Accept, now, [&](codec::Writer& w) {
     w.u64(call.order);
     w.u32(agent);
@@ -328,7 +334,11 @@ void Router::hangup(CallRef ref, double now, std::vector<Offer>& out) {
   Agent& agent = agents_[agent_ref];
   agent.call = kNoCall;
   const double wrapup = agent.wrapup ? *agent.wrapup : plan_wrapup;
-  recent(tallies_[plan].handle_time, (now - connected_at) + wrapup);
+  const double handle_time = (now - connected_at) + wrapup;
+  recent(tallies_[plan].handle_time, handle_time);
+  SiteTally& site = site_tallies_[profiles_[agent.profile].site];
+  site.handled += 1;
+  site.handle_sum += handle_time;
   if (wrapup > 0) {
     agent.state = AgentState::Wrapup;
     agent.since = now;

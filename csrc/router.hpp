@@ -187,6 +187,29 @@ struct MemoryUse {
   std::size_t total() const { return calls + queues + agents + profiles + timers + other; }
 };
 
+// A site's running tallies: calls answered and ended by its agents, the site being the
+// agent's at the accept and at the hang-up (an agent may move: set_skills, reconfigure).
+struct SiteTally {
+  std::int64_t answered = 0;
+  std::int64_t answered_within = 0;  // accept − arrival ≤ the call's plan's service-level threshold
+  double wait_sum = 0.0;             // Σ (accept − arrival) over the calls answered
+  std::int64_t handled = 0;          // connections ended (hang-ups)
+  double handle_sum = 0.0;           // Σ (hang-up − accept + wrap-up seconds) over the calls handled
+  SiteTally& operator+=(const SiteTally& o) {  // two sites merged by a reconfiguration
+    answered += o.answered;
+    answered_within += o.answered_within;
+    wait_sum += o.wait_sum;
+    handled += o.handled;
+    handle_sum += o.handle_sum;
+    return *this;
+  }
+};
+// What a multi-site wallboard shows of a site: its tallies and its agents by state.
+struct SiteStats {
+  SiteTally tally;
+  std::int64_t agents[static_cast<int>(AgentState::Removed) + 1] = {};  // by AgentState (Removed: always 0)
+};
+
 class Router {
  public:
   explicit Router(Config config);
@@ -252,6 +275,9 @@ class Router {
   std::size_t n_agents() const { return agents_.size(); }
   const Config& config() const { return config_; }
   std::vector<PlanStats> stats(double now) const;
+  // Per site, in site order (csrc/site_stats.cpp). The agent counts come from a scan of the
+  // agents, O(agents + sites): a read-out for wallboards, never on the decision path.
+  std::vector<SiteStats> site_stats() const;
   double last_time() const { return now_; }
   // Refuses a time that is not a finite number or is before the last operation's.
   void check_time(double now) const;
@@ -465,6 +491,7 @@ class Router {
   std::map<std::pair<int, std::vector<std::uint8_t>>, int> profile_index_;
   mutable std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
   std::vector<PlanStats> tallies_;
+  std::vector<SiteTally> site_tallies_;  // by site
   std::vector<Offer>* out_ = nullptr;
   Namer namer_;
   std::vector<std::string> skill_names_;

@@ -1,4 +1,5 @@
-// Snapshots: the router's whole state as bytes, and back (format version 1).
+// Snapshots: the router's whole state as bytes, and back (format version 2; version 1,
+// which has no site tallies, is still read: they restore as zero).
 //
 // The format is logical, not a memory image: agents, calls, timers and tallies as the rules
 // see them, from which restore rebuilds the indexes. So it survives changes to the indexes,
@@ -16,7 +17,8 @@ namespace ccroute {
 namespace {
 
 constexpr char kMagic[8] = {'C', 'C', 'R', 'S', 'N', 'A', 'P', '\0'};
-constexpr std::uint32_t kVersion = 1;
+constexpr std::uint32_t kVersion = 2;
+constexpr std::uint32_t kOldestVersion = 1;  // before the site tallies
 constexpr std::size_t kHeaderSize = 24;  // magic, version, CRC-32 of the payload, payload size
 
 void write_config(codec::Writer& w, const Config& c) {
@@ -105,6 +107,14 @@ std::string Router::snapshot(const std::vector<std::string>& call_keys) const {
       w.f64(average->value_or(0.0));
     }
   }
+  w.u32(static_cast<std::uint32_t>(site_tallies_.size()));
+  for (const SiteTally& t : site_tallies_) {
+    w.i64(t.answered);
+    w.i64(t.answered_within);
+    w.f64(t.wait_sum);
+    w.i64(t.handled);
+    w.f64(t.handle_sum);
+  }
   std::vector<std::pair<std::uint64_t, CallRef>> live;  // written in arrival order
   for (CallRef ref = 0; ref < calls_.size(); ++ref)
     if (calls_[ref].live) live.emplace_back(calls_[ref].order, ref);
@@ -165,8 +175,9 @@ void Router::restore_state(std::string_view blob, std::vector<std::string>& call
     header.fail("not a ccroute snapshot");
   header.u64();  // the magic
   const std::uint32_t version = header.u32();
-  if (version != kVersion)
-    header.fail("format version " + std::to_string(version) + ", this ccroute reads version " + std::to_string(kVersion));
+  if (version < kOldestVersion || version > kVersion)
+    header.fail("format version " + std::to_string(version) + ", this ccroute reads versions " +
+                std::to_string(kOldestVersion) + " to " + std::to_string(kVersion));
   const std::uint32_t crc = header.u32();
   const std::uint64_t size = header.u64();
   if (size != header.remaining()) header.fail(size > header.remaining() ? "truncated" : "trailing bytes after the payload");
@@ -237,6 +248,19 @@ void Router::restore_state(std::string_view blob, std::vector<std::string>& call
       const double value = r.f64();
       if (known && !(std::isfinite(value) && value >= 0)) r.fail("a recent average out of range");
       *average = known ? std::optional<double>(value) : std::nullopt;
+    }
+  }
+  if (version >= 2) {
+    if (r.u32() != site_tallies_.size()) r.fail("another number of sites");
+    for (SiteTally& t : site_tallies_) {
+      t.answered = r.i64();
+      t.answered_within = r.i64();
+      t.wait_sum = r.f64();
+      t.handled = r.i64();
+      t.handle_sum = r.f64();
+      if (t.answered < 0 || t.answered_within < 0 || t.answered_within > t.answered || t.handled < 0 ||
+          !(std::isfinite(t.wait_sum) && t.wait_sum >= 0) || !(std::isfinite(t.handle_sum) && t.handle_sum >= 0))
+        r.fail("a site's statistics out of range");
     }
   }
 

@@ -3,10 +3,11 @@
 Hypothesis draws a centre (sites, regions, plans with steps, weights) and a sequence of
 switch events, valid and invalid, and feeds the same sequence to both routers. After
 every event they must return the same offers or raise the same error class, and show
-the same agent and call states, read-outs, explanations, decision logs, statistics and
-next timer (and a refused transition the same message). Accepts and rejects come mostly from the agent holding
-the offer, sometimes from another (a late answer): both must refuse those alike. The
-reference's internal state is also checked against the invariants of DESIGN.md §4.6.
+the same agent and call states, read-outs, explanations, decision logs, statistics (per
+plan and per site) and next timer (and a refused transition the same message). Accepts
+and rejects come mostly from the agent holding the offer, sometimes from another (a late
+answer): both must refuse those alike. The reference's internal state is also checked
+against the invariants of DESIGN.md §4.6.
 
 Numbers are dyadic (multiples of 1/4, small): all arithmetic is then exact, so the
 native core's precomputed orderings must equal the reference's per-decision evaluation.
@@ -140,7 +141,7 @@ def observe(router, now):
         except RoutingError as error:
             return type(error)
     return ([state(router.agent_state, a) for a in AGENTS], [state(router.agent_reason, a) for a in AGENTS],
-            [state(router.call_state, c) for c in CALLS], router.next_due, router.stats(now),
+            [state(router.call_state, c) for c in CALLS], router.next_due, router.stats(now), router.site_stats(),
             router.calls(now), router.agents(), [state(router.agent_info, a) for a in AGENTS],
             [state(lambda c: router.explain(c, now, agents=2), c) for c in CALLS], router.decisions(),
             forecasts(router, now))

@@ -121,3 +121,25 @@ def test_reconfigure_refuses_to_drop_a_plan_a_call_is_in_and_changes_nothing(Rou
     r.abandon("d", now=2.0)
     r.reconfigure(no_disputes, now=3.0)
     assert list(r.stats()) == ["vip", "card"]
+
+
+def test_site_tallies_follow_an_agent_that_moves_and_sites_that_are_renamed_or_dropped(Router):
+    r = Router(bank())
+    r.add_agent("a", site="shanghai", skills={"card": 5})
+    r.ready("a", now=0.0)
+    r.arrive("c", plan="card", now=0.0)
+    r.accept("c", "a", now=1.0)                 # answered in Shanghai
+    r.set_skills("a", now=2.0, site="suzhou")   # moves during the call
+    r.hangup("c", now=3.0)                      # handled in Suzhou
+    sites = r.site_stats()
+    assert (sites["shanghai"].answered, sites["shanghai"].handled, sites["shanghai"].logged_in) == (1, 0, 0)
+    assert (sites["suzhou"].answered, sites["suzhou"].handled, sites["suzhou"].ready) == (0, 1, 1)
+    # Sites kept keep their tallies whatever their new order; a site dropped loses them.
+    regions = {"jiangsu": {"suzhou": 0}}
+    fewer = Config(sites=["lanzhou", "suzhou"], regions=regions, plans=bank().plans)
+    r.reconfigure(fewer, now=4.0)
+    assert list(r.site_stats()) == ["lanzhou", "suzhou"]
+    assert (r.site_stats()["suzhou"].handled, r.site_stats()["suzhou"].ready) == (1, 1)
+    r.reconfigure(Config(sites=["shanghai", "suzhou"], regions=regions, plans=bank().plans), now=5.0)
+    assert r.site_stats()["shanghai"].answered == 0  # back, but counting from the reconfiguration
+    assert r.stats()["card"].answered == 1          # the plan's tallies do not depend on sites

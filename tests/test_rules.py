@@ -298,6 +298,37 @@ def test_service_level_and_asa(Router):
     assert (s.waiting, s.oldest_wait) == (0, None)
 
 
+def test_site_stats_count_agents_by_state_and_calls_by_the_answering_site(Router):
+    r = Router(bank())
+    r.add_agent("nn", site="nanning", skills={"vip": 9, "lang:yue": 9})
+    r.add_agent("sh", site="shanghai", skills={"vip": 9}, wrapup=2.0)
+    r.add_agent("sh2", site="shanghai", skills={"card": 1})
+    r.add_agent("gone", site="shanghai", skills={"card": 1})
+    r.remove_agent("gone", now=0.0)
+    r.ready("nn", now=0.0)
+    r.not_ready("sh2", now=0.0, reason="training")
+    r.arrive("local", plan="vip", now=0.0, region="guangdong", language="lang:yue")  # to Nanning
+    r.accept("local", "nn", now=4.0)
+    r.ready("sh", now=5.0)
+    r.arrive("far", plan="vip", now=5.0)  # no region: any site; nn is busy
+    r.accept("far", "sh", now=30.0)       # waited 25 s: beyond the 20 s threshold
+    r.hangup("far", now=40.0)             # 10 s talk + sh's own 2 s wrap-up
+    sites = r.site_stats()
+    assert list(sites) == SITES
+    nn, sh = sites["nanning"], sites["shanghai"]
+    assert (nn.logged_in, nn.busy, nn.ready, nn.offline) == (1, 1, 0, 0)
+    assert (nn.answered, nn.answered_within, nn.answered_within_share, nn.asa) == (1, 1, 1.0, 4.0)
+    assert (nn.handled, nn.mean_handle_time) == (0, None)
+    assert (sh.logged_in, sh.wrapup, sh.not_ready, sh.ready, sh.offline) == (2, 1, 1, 0, 0)  # "gone" not counted
+    assert (sh.answered, sh.answered_within, sh.answered_within_share, sh.asa) == (1, 0, 0.0, 25.0)
+    assert (sh.handled, sh.mean_handle_time) == (1, 12.0)
+    quiet = sites["lanzhou"]
+    assert quiet.logged_in == quiet.offline == quiet.answered == quiet.handled == 0
+    assert (quiet.answered_within_share, quiet.asa, quiet.mean_handle_time) == (None, None, None)
+    # The per-plan figures count the same answers.
+    assert r.stats()["vip"].answered == nn.answered + sh.answered
+
+
 def test_stats_before_anything(Router):
     s = Router(bank()).stats()["card"]
     assert (s.service_level, s.asa, s.waiting, s.oldest_wait) == (None, None, 0, None)

@@ -133,9 +133,10 @@ POSITIONAL = {"add_agent": ("agent", "site", "skills"), "ready": ("agent",), "lo
 SUPPORTED = set(POSITIONAL)
 NOW_AT = {"add_agent": None, "advance": 0, "arrive": 2, "accept": 2, "reject": 2, "transfer": 2}  # else 1
 READ_OUTS = {"explain": ("explain", "explanation"), "call": ("call_info", "call"), "agent": ("agent_info", "agent"),
-             "calls": ("calls", "calls"), "agents": ("agents", "agents"), "expected_wait": ("expected_wait", "wait")}
+             "calls": ("calls", "calls"), "agents": ("agents", "agents"), "expected_wait": ("expected_wait", "wait"),
+             "site_stats": ("site_stats", "site_stats")}
 """op: (router method, key of the reply)."""
-UNTIMED = {"agent_info", "agents"}
+UNTIMED = {"agent_info", "agents", "site_stats"}
 
 
 def as_request(name, args, kwargs, now):
@@ -147,11 +148,13 @@ def as_request(name, args, kwargs, now):
 
 
 def plain(value):
-    """A read-out as JSON gives it: named tuples as objects of their fields."""
+    """A read-out as JSON gives it: named tuples as objects of their fields, dicts as objects."""
     if isinstance(value, tuple) and hasattr(value, "_asdict"):
         return {name: plain(v) for name, v in value._asdict().items()}
     if isinstance(value, list):
         return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {key: plain(v) for key, v in value.items()}
     return value
 
 
@@ -170,6 +173,7 @@ def read_outs(config, live):
         "agent": st.fixed_dictionaries({"agent": agent}),
         "calls": st.just({}),
         "agents": st.just({}),
+        "site_stats": st.just({}),
         "expected_wait": st.fixed_dictionaries(
             {"plan": st.sampled_from([*(p.name for p in config.plans), "no-such-plan"])}, optional=caller),
     }
@@ -591,6 +595,32 @@ def test_several_clients_at_once_are_each_answered_in_order_and_served_in_arriva
         offered += [(o["call"], o["agent"]) for r in answers for o in r["offers"]]
     assert len(offered) == 30 and len({a for _, a in offered}) == 30 and len({c for c, _ in offered}) == 30
     assert stats["arrived"] == clients * calls and stats["waiting"] == clients * calls - 30
+
+
+def test_site_stats_over_a_socket(loop):
+    config = Config(sites=["north", "south"], plans=[Plan("card", sl_threshold=10, wrapup=3)])
+    with serving(loop, Router(config)) as (_, address), Client(address) as client:
+        for agent, site in (("a", "north"), ("b", "south"), ("c", "south")):
+            client.request("add_agent", agent=agent, site=site, skills={"card": 1}, now=0)
+        client.request("ready", agent="a", now=0)
+        client.request("not_ready", agent="b", reason="training", now=0)
+        assert offers_of(client.request("arrive", call="x", plan="card", now=1)) == [("x", "a", 1)]
+        client.request("arrive", call="y", plan="card", now=2)
+        client.request("accept", call="x", agent="a", now=5)    # waited 4 s: within 10
+        client.request("hangup", call="x", now=20)              # a: wrap-up until 23, then takes y
+        reply = client.request("site_stats", now=21)
+        assert reply["ok"] and reply["offers"] == [] and list(reply["site_stats"]) == ["north", "south"]
+        north, south = reply["site_stats"]["north"], reply["site_stats"]["south"]
+        assert north == {"logged_in": 1, "ready": 0, "reserved": 0, "busy": 0, "wrapup": 1, "not_ready": 0,
+                         "offline": 0, "answered": 1, "answered_within": 1, "answered_within_share": 1.0,
+                         "asa": 4.0, "handled": 1, "mean_handle_time": 15.0 + 3.0}
+        assert (south["logged_in"], south["not_ready"], south["offline"], south["answered"], south["asa"]) == (
+            1, 1, 1, 0, None)
+        # A read-out lets time pass first: a's wrap-up ends at 23 and y is offered to it.
+        later = client.request("site_stats", now=24)
+        assert offers_of(later) == [("y", "a", 23)] and later["site_stats"]["north"]["reserved"] == 1
+        refused = client.request("site_stats", site="north", now=24)
+        assert refused["error"] == "BadRequest" and "site_stats" in refused["message"]
 
 
 def test_a_client_that_disconnects_loses_no_call(loop):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -67,6 +68,30 @@ def small_centre(Router):
     return config, r
 
 
+def test_a_version_1_snapshot_still_restores_its_site_tallies_counting_from_zero(Router):
+    """tests/data/snapshot-v1.bin was written by the reference router of format version 1 (before
+    per-site tallies): in this centre, c1 answered in Nanning by 2 (wrap-up until 25), call 7
+    answered in Shanghai by a1 (busy), c3 waiting for Nanning; taken at 23."""
+    config = Config(sites=["shanghai", "nanning"], regions={"guangdong": {"nanning": 0}},
+                    plans=[Plan("card", steps=[Step(require={"card": 1}, max_distance=0),
+                                               Step(after=15, require={"card": 1})], wrapup=5.0)],
+                    offer_timeout=10.0)
+    blob = (Path(__file__).parent / "data" / "snapshot-v1.bin").read_bytes()
+    assert struct.unpack_from("<I", blob, 8)[0] == 1
+    r = Router.restore(config, blob)
+    s = r.stats(23.0)["card"]
+    assert (s.arrived, s.answered, s.answered_within, s.waiting, s.handle_time) == (3, 2, 2, 1, 22.0)
+    sites = r.site_stats()
+    assert all(site.answered == site.handled == 0 for site in sites.values())  # version 1 has none
+    assert (sites["shanghai"].busy, sites["nanning"].wrapup, sites["nanning"].logged_in) == (1, 1, 1)
+    assert r.advance(25.0) == [Offer("c3", 2, 25.0)]  # it goes on: 2's wrap-up ends, it takes c3
+    r.accept("c3", 2, 26.0)
+    assert r.site_stats()["nanning"].answered == 1  # counting from the restore
+    again = r.snapshot()
+    assert struct.unpack_from("<I", again, 8)[0] == 2  # written in the current version
+    assert type(r).restore(config, again).site_stats() == r.site_stats()
+
+
 def test_restored_router_keeps_ids_timers_and_stats(Router):
     config, r = small_centre(Router)
     twin = type(r).restore(config, r.snapshot())
@@ -76,7 +101,8 @@ def test_restored_router_keeps_ids_timers_and_stats(Router):
         router.accept(7, "a1", 3.0)
         assert router.hangup(7, 5.0) == []  # a1 is ready again; c1 waits for its home site
         assert router.advance(16.0) == [Offer("c1", "a1", 16.0)]  # until it may go anywhere
-    assert twin.stats() == r.stats()
+    assert twin.stats() == r.stats() and twin.site_stats() == r.site_stats()
+    assert twin.site_stats()["shanghai"].handled == 1
 
 
 @pytest.mark.parametrize("damage, reason", [

@@ -64,6 +64,7 @@ struct Seen {
   std::vector<ccr_status> agent_status, call_status;
   std::vector<int> agent_states, call_states;
   std::vector<ccr_plan_stats> stats;
+  std::vector<ccr_site_stats> site_stats;
   int has_due = 0;
   double due = 0;
   std::vector<ccroute::CallView> calls;
@@ -131,6 +132,18 @@ Seen observe(ccr_router* router) {
            p, t.arrived, t.waiting, offered[p], t.answered, t.abandoned);
     EXPECT(t.answered_within >= 0 && t.answered_within <= t.answered, "plan %zu: answered within > answered", p);
   }
+  seen.site_stats.resize(static_cast<std::size_t>(core.config().n_sites));
+  EXPECT(ccr_stats_by_site(router, seen.site_stats.data(), seen.site_stats.size()) == CCR_OK, "site stats: %s",
+         ccr_last_error(router));
+  int64_t counted = 0;
+  for (const ccr_site_stats& t : seen.site_stats) {
+    counted += t.offline + t.ready + t.reserved + t.busy + t.wrapup + t.not_ready;
+    EXPECT(t.answered_within >= 0 && t.answered_within <= t.answered && t.handled >= 0 && t.wait_sum >= 0 &&
+               t.handle_sum >= 0,
+           "site statistics out of range");
+  }
+  EXPECT(counted == static_cast<int64_t>(seen.agents.size()), "sites count %" PRId64 " agents, %zu are in",
+         counted, seen.agents.size());
   seen.has_due = ccr_next_due(router, &seen.due);
   seen.snapshot = core.snapshot({});
   return seen;
@@ -146,6 +159,15 @@ void expect_same(const Seen& a, const Seen& b, const char* op) {
                x.answered_within == y.answered_within && x.waiting == y.waiting && same(x.wait_sum, y.wait_sum) &&
                same(x.oldest_wait, y.oldest_wait),
            "%s: stats of plan %zu differ", op, i);
+  }
+  EXPECT(a.site_stats.size() == b.site_stats.size(), "%s: site counts differ", op);
+  for (std::size_t i = 0; i < a.site_stats.size(); ++i) {
+    const ccr_site_stats &x = a.site_stats[i], &y = b.site_stats[i];
+    EXPECT(x.offline == y.offline && x.ready == y.ready && x.reserved == y.reserved && x.busy == y.busy &&
+               x.wrapup == y.wrapup && x.not_ready == y.not_ready && x.answered == y.answered &&
+               x.answered_within == y.answered_within && same(x.wait_sum, y.wait_sum) && x.handled == y.handled &&
+               same(x.handle_sum, y.handle_sum),
+           "%s: stats of site %zu differ", op, i);
   }
   EXPECT(a.has_due == b.has_due && (!a.has_due || same(a.due, b.due)), "%s: next due differs", op);
   EXPECT(a.calls.size() == b.calls.size(), "%s: live calls differ", op);
@@ -593,6 +615,13 @@ class Program {
     s = ccr_call_state_of(primary_, call(), &cs);
     expect_message(primary_, s, "call_state_of");
     EXPECT(ccr_stats(primary_, 0.0, nullptr, n_plans) == CCR_INVALID_ARGUMENT, "stats into NULL");
+    const std::size_t n_sites = static_cast<std::size_t>(primary_->core.config().n_sites);
+    const std::size_t site_room = in_.ConsumeIntegralInRange<std::size_t>(0, n_sites + 1);
+    std::unique_ptr<ccr_site_stats[]> site_stats(new ccr_site_stats[std::max<std::size_t>(site_room, 1)]);
+    s = ccr_stats_by_site(primary_, site_stats.get(), site_room);
+    expect_message(primary_, s, "site_stats");
+    EXPECT((s == CCR_OK) == (site_room >= n_sites), "site_stats(room %zu): %d", site_room, s);
+    EXPECT(ccr_stats_by_site(primary_, nullptr, n_sites) == CCR_INVALID_ARGUMENT, "site stats into NULL");
     EXPECT(ccr_next_due(primary_, nullptr) == before.has_due, "next_due(NULL)");
     EXPECT(same_offers(offers, offers_of(primary_)), "a query changed the offers");
     expect_same(before, observe(primary_), "query");

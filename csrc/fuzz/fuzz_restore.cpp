@@ -12,7 +12,8 @@
 // (the next timers fire, every agent is offered ready) with its invariants intact.
 //
 // Seeds (csrc/fuzz/corpus/restore) are snapshots and journals of a scripted day of the
-// configuration below; rewrite them with CCROUTE_FUZZ_WRITE_SEEDS=DIR ./fuzz_restore.
+// configuration below; rewrite them with CCROUTE_FUZZ_WRITE_SEEDS=DIR ./fuzz_restore. The
+// *-v1 snapshots are of format version 1 (no site tallies), kept so that reading it stays fuzzed.
 #include <fcntl.h>
 #include <unistd.h>
 

@@ -12,7 +12,7 @@ from .errors import (ConfigError, DuplicateIdError, InvalidArgumentError, Invali
 from .reference import ReferenceRouter
 from .router import IMPLEMENTATION, Router
 from .types import (AgentInfo, AgentScore, CallInfo, Config, Decision, Explanation, Id, Offer, Plan, PlanStats,
-                    PriorityTerms, ScoreTerms, Step, Weights)
+                    PriorityTerms, ScoreTerms, SiteStats, Step, Weights)
 
 try:
     __version__ = version("ccroute")
@@ -20,7 +20,7 @@ except PackageNotFoundError:  # running from a source tree that was not installe
     __version__ = "0+unknown"
 
 __all__ = [
-    "Config", "Plan", "Step", "Weights", "Router", "ReferenceRouter", "Offer", "PlanStats", "Id",
+    "Config", "Plan", "Step", "Weights", "Router", "ReferenceRouter", "Offer", "PlanStats", "SiteStats", "Id",
     "CallInfo", "AgentInfo", "Explanation", "AgentScore", "PriorityTerms", "ScoreTerms", "Decision",
     "RoutingError", "ConfigError", "UnknownIdError", "DuplicateIdError", "InvalidArgumentError",
     "TimeOrderError", "InvalidTransitionError", "RestoreError", "IMPLEMENTATION", "__version__",

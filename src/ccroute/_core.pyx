@@ -49,6 +49,7 @@ from .types import ScoreTerms as PyScoreTerms
 from .types import describe_unmet, skill_numbering, tell
 from .types import Offer as PyOffer
 from .types import PlanStats as PyPlanStats
+from .types import SiteStats as PySiteStats
 
 register_error_class(<int>ErrorKind.Config, ConfigError)
 register_error_class(<int>ErrorKind.UnknownId, UnknownIdError)
@@ -685,6 +686,22 @@ cdef class Router:
                 s.oldest_wait.value() if s.oldest_wait.has_value() else None,
                 s.handle_time.value() if s.handle_time.has_value() else None,
                 s.answer_time.value() if s.answer_time.has_value() else None)
+        return result
+
+    def site_stats(self):
+        """Per-site statistics (:class:`~ccroute.SiteStats`), in site order: the agents of each site by
+        state (a scan of the agents) and the calls its agents answered and handled. Fires no timer.
+
+        A read-out for multi-site wallboards: reads the state, as of the last operation.
+        """
+        cdef vector[_router.SiteStats] sites = deref(self.core).site_stats()
+        cdef _router.SiteStats s
+        result = {}
+        for i, site in enumerate(self.config.sites):
+            s = sites[i]
+            result[site] = PySiteStats.from_tallies(
+                {state: s.agents[n] for n, state in enumerate(AGENT_STATES)}, s.tally.answered,
+                s.tally.answered_within, s.tally.wait_sum, s.tally.handled, s.tally.handle_sum)
         return result
 
     # ------------------------------------------------------------- snapshots

@@ -155,6 +155,14 @@ cdef extern from "router.hpp" namespace "ccroute" nogil:
         optional[double] handle_time
         optional[double] answer_time
 
+    cdef cppclass SiteTally:
+        int64_t answered, answered_within, handled
+        double wait_sum, handle_sum
+
+    cdef cppclass SiteStats:
+        SiteTally tally
+        int64_t agents[7]  # by AgentState, in the order of AGENT_STATES
+
     cdef cppclass Router:
         Router(Config) except +raise_routing_error
         void set_namer(Namer)
@@ -181,6 +189,7 @@ cdef extern from "router.hpp" namespace "ccroute" nogil:
         void agent_views(vector[AgentView]& out) except +raise_routing_error
         size_t n_agents()
         vector[PlanStats] stats(double now) except +raise_routing_error
+        vector[SiteStats] site_stats() except +raise_routing_error
         double last_time()
         void check_time(double now) except +raise_routing_error
         const string& agent_key(AgentRef) except +

@@ -32,7 +32,7 @@ from .errors import (ConfigError, DuplicateIdError, InvalidArgumentError, Invali
                      RoutingError, TimeOrderError, UnknownIdError, shown)
 from .journal import Op
 from .types import (MAX_LEVEL, MAX_REPEATS, AgentInfo, AgentScore, CallInfo, Config, Decision, Explanation, Id,
-                    Offer, Plan, PlanStats, PriorityTerms, ScoreTerms, describe_unmet, skill_numbering, tell)
+                    Offer, Plan, PlanStats, PriorityTerms, ScoreTerms, SiteStats, describe_unmet, skill_numbering, tell)
 
 PREFERRED = -1  # phase of a call waiting for its preferred agent only
 
@@ -80,6 +80,15 @@ class _Tally:
     wait_sum: float = 0.0
     handle_time: Optional[float] = None  # recent average talk + wrap-up of its answered calls
     answer_time: Optional[float] = None  # recent average offer → accept
+
+
+@dataclass
+class _SiteTally:
+    answered: int = 0  # by the site's agents, at the accept
+    answered_within: int = 0
+    wait_sum: float = 0.0
+    handled: int = 0  # hung up by the site's agents
+    handle_sum: float = 0.0  # Σ talk + wrap-up
 
 
 RECENT_WEIGHT = 0.05  # of the newest observation in a recent average (about the last 20 count)
@@ -130,6 +139,7 @@ class ReferenceRouter:
         self._all_agents: list[_Agent] = []   # every agent ever added, in that order: their numbers
         self._calls: dict[Id, _Call] = {}
         self._tallies = {plan.name: _Tally() for plan in config.plans}
+        self._site_tallies = {site: _SiteTally() for site in config.sites}
         self._now = -math.inf
         self._calls_created = 0
         self._timers_created = 0
@@ -253,9 +263,11 @@ class ReferenceRouter:
         call.state, call.timer, agent.state = "connected", None, "busy"
         call.since = agent.since = now
         wait = now - call.arrival
-        tally.answered += 1
-        tally.wait_sum += wait
-        tally.answered_within += wait <= call.plan.sl_threshold
+        within = wait <= call.plan.sl_threshold
+        for counted in (tally, self._site_tallies[agent.site]):  # its plan's and its agent's site's
+            counted.answered += 1
+            counted.wait_sum += wait
+            counted.answered_within += within
         return self._end(Op.ACCEPT, lambda: journals.call_fields(call.order, agent.order))
 
     def reject(self, call_id: Id, agent_id: Id, now: float) -> list[Offer]:
@@ -286,7 +298,11 @@ class ReferenceRouter:
         assert agent is not None
         wrapup = call.plan.wrapup if agent.wrapup is None else agent.wrapup
         tally = self._tallies[call.plan.name]
-        tally.handle_time = _recent(tally.handle_time, (now - call.since) + wrapup)
+        handle_time = (now - call.since) + wrapup
+        tally.handle_time = _recent(tally.handle_time, handle_time)
+        site = self._site_tallies[agent.site]
+        site.handled += 1
+        site.handle_sum += handle_time
         if wrapup > 0:
             agent.state, agent.since, agent.timer = "wrapup", now, self._timer(now + wrapup)
         else:
@@ -337,6 +353,7 @@ class ReferenceRouter:
         now = self._begin(now)  # the timers due by now fire under the old plans
         self.config, self._plans = config, {plan.name: plan for plan in config.plans}
         self._tallies = {name: self._tallies.get(name, _Tally()) for name in self._plans}
+        self._site_tallies = {name: self._site_tallies.get(name, _SiteTally()) for name in config.sites}
         for call in self._calls.values():
             call.plan = self._plans[call.plan.name]
             if call.state != "waiting":  # an offered call keeps its step while it rings
@@ -471,6 +488,14 @@ class ReferenceRouter:
                                                   t.handle_time, t.answer_time)
         return result
 
+    def site_stats(self) -> dict[str, SiteStats]:
+        result = {}
+        for name, t in self._site_tallies.items():
+            agents = collections.Counter(a.state for a in self._agents.values() if a.site == name)
+            result[name] = SiteStats.from_tallies(agents, t.answered, t.answered_within, t.wait_sum,
+                                                  t.handled, t.handle_sum)
+        return result
+
     # -------------------------------------------------------------- snapshots
 
     def snapshot(self) -> bytes:
@@ -603,6 +628,7 @@ class ReferenceRouter:
              for a in self._all_agents],
             [(t.arrived, t.answered, t.abandoned, t.answered_within, t.wait_sum, t.handle_time, t.answer_time)
              for t in self._tallies.values()],
+            [(t.answered, t.answered_within, t.wait_sum, t.handled, t.handle_sum) for t in self._site_tallies.values()],
             [snapshots.CallRecord(
                 handle, c.order, c.id, plan[c.plan.name], region.get(c.region, -1), skill.get(c.language, -1),
                 c.value, c.extra, c.repeats, -1 if c.preferred is None else c.preferred.order,
@@ -646,6 +672,12 @@ class ReferenceRouter:
             assert 0 <= within <= answered and abandoned >= 0 and math.isfinite(wait_sum) and wait_sum >= 0 \
                 and arrived == unanswered + answered + abandoned, "a plan's statistics do not add up"
             self._tallies[plan.name] = _Tally(*tally)
+        if state.site_tallies is not None:  # None: a version 1 snapshot, taken before there were any
+            assert len(state.site_tallies) == len(self.config.sites), "another number of sites"
+            for site, (answered, within, wait_sum, handled, handle_sum) in zip(self.config.sites, state.site_tallies):
+                assert 0 <= within <= answered and handled >= 0 and all(
+                    math.isfinite(x) and x >= 0 for x in (wait_sum, handle_sum)), "a site's statistics out of range"
+                self._site_tallies[site] = _SiteTally(answered, within, wait_sum, handled, handle_sum)
         self._now, self._calls_created, self._timers_created = state.now, state.calls_created, state.timers_created
         self._events = state.events
         for agent in agents:  # one call per agent, in step with its state (DESIGN.md §4.6)

@@ -179,11 +179,14 @@ def read_out(method: str, key: str, timed: bool = True) -> Run:
 
 
 def _plain(value: Any) -> Any:
-    """A read-out as JSON: named tuples as objects of their fields (nested), lists as arrays."""
+    """A read-out as JSON: named tuples as objects of their fields (nested), lists as arrays,
+    dicts (by site) as objects."""
     if isinstance(value, tuple) and hasattr(value, "_asdict"):
         return {name: _plain(v) for name, v in value._asdict().items()}
     if isinstance(value, list):
         return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {key: _plain(v) for key, v in value.items()}
     return value
 
 
@@ -227,6 +230,7 @@ OPS: dict[str, Op] = {
     "agent": Op(read_out("agent_info", "agent", timed=False), advance=True, agent="id"),
     "calls": Op(read_out("calls", "calls"), advance=True),
     "agents": Op(read_out("agents", "agents", timed=False), advance=True),
+    "site_stats": Op(read_out("site_stats", "site_stats", timed=False), advance=True),
     "expected_wait": Op(read_out("expected_wait", "wait"), advance=True, plan="str", region="str?",
                         language="str?", value="number?", priority="number?", repeats="int?"),
     # Live changes.
@@ -239,8 +243,9 @@ OPS: dict[str, Op] = {
 """The protocol's ops (DESIGN.md §6, plus ``advance {}``, which fires the timers due by
 ``now`` and answers ``next_due``: a manual-clock client's way of letting time pass; the
 read-outs ``explain {call, agents?}`` → ``explanation``, ``call {call}`` → ``call``,
-``agent {agent}`` → ``agent``, ``calls {}`` → ``calls``, ``agents {}`` → ``agents`` and
-``expected_wait {plan, region?, language?, value?, priority?, repeats?}`` → ``wait``
+``agent {agent}`` → ``agent``, ``calls {}`` → ``calls``, ``agents {}`` → ``agents``,
+``site_stats {}`` → ``site_stats`` (``{site: {logged_in, ready, …, answered, asa, handled,
+mean_handle_time}}``, :class:`~ccroute.SiteStats`) and ``expected_wait {plan, region?, language?, value?, priority?, repeats?}`` → ``wait``
 (seconds or null); and the live changes ``set_skills {agent, skills?, site?}``,
 ``remove_agent {agent}``, ``transfer {call, plan}``, ``reprioritize {call, value?,
 priority?}`` and ``reconfigure {routing}``, ``routing`` being a ``[routing]`` table)."""

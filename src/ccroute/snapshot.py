@@ -1,4 +1,4 @@
-"""Snapshots: a router's whole state as bytes, and back (format version 1).
+"""Snapshots: a router's whole state as bytes, and back (format version 2).
 
 Both routers write and read this format: the native core in ``csrc/snapshot.cpp``, the
 reference model through :func:`encode` and :func:`decode` below, which are also its
@@ -18,12 +18,17 @@ payload  bytes config tag (:func:`config_fingerprint`) | f64 now | u64 calls cre
          u32 n, n × plan tallies, in plan order:
              i64 arrived | i64 answered | i64 abandoned | i64 answered within | f64 Σ waits
              | u8 handle time known | f64 recent handle time | u8 answer time known | f64 recent answer time
+         u32 n, n × site tallies, in site order (from version 2):
+             i64 answered | i64 answered within | f64 Σ waits | i64 handled | f64 Σ handle times
          u32 n, n × call, in arrival order:
              u32 handle | u64 creation order | bytes id | u32 plan | i32 region | i32 language
              | f64 value | f64 extra priority | i64 repeats | i64 preferred agent | f64 preferred wait
              | u8 has preferred-until, f64 preferred until | f64 arrival | f64 since | u8 state
              | i32 step (−1: waiting for the preferred agent) | u32 agent | u64 timer | f64 due
          u32 n, n × u32 free call handle (the native core's, reused last first)
+
+Version 1 is version 2 without the site tallies; it is still read, its site tallies restored as
+zero (they count from the restore on).
 
 A timer is its creation number (0: none) and due time. Regions, sites and plans are
 numbered in configuration order, agents in the order added; −1 is "none". Handles are the
@@ -49,7 +54,9 @@ from .errors import RestoreError
 from .types import AGENT_STATES, CALL_STATES, Config, Id
 
 MAGIC = b"CCRSNAP\0"
-VERSION = 1
+VERSION = 2
+OLDEST_VERSION = 1
+"""The oldest format version still read (version 1 has no site tallies)."""
 _HEADER = struct.Struct("<8sIIQ")
 
 
@@ -96,6 +103,10 @@ def _tally(arrived: int, answered: int, abandoned: int, within: int, wait_sum: f
            handle_known: bool, handle_time: float, answer_known: bool, answer_time: float) -> Tally:
     return (arrived, answered, abandoned, within, wait_sum, handle_time if handle_known else None,
             answer_time if answer_known else None)
+
+
+# A site's tallies: answered, answered within, Σ waits, handled, Σ handle times.
+SiteTally = tuple[int, int, float, int, float]
 
 
 @dataclass
@@ -145,6 +156,8 @@ class State:
     skills: list[str]
     agents: list[AgentRecord]
     tallies: list[Tally]
+    site_tallies: Optional[list[SiteTally]]
+    """None in a version 1 snapshot, which has none."""
     calls: list[CallRecord]
     free: list[int] = field(default_factory=list)
 
@@ -170,6 +183,10 @@ def encode(state: State) -> bytes:
     for *counts, handle_time, answer_time in state.tallies:
         w.put("qqqqd?d?d", *counts, handle_time is not None, handle_time or 0.0,
               answer_time is not None, answer_time or 0.0)
+    assert state.site_tallies is not None, "a snapshot is written with its site tallies"
+    w.put("I", len(state.site_tallies))
+    for site in state.site_tallies:
+        w.put("qqdqd", *site)
     w.put("I", len(state.calls))
     for c in state.calls:
         w.put("IQ", c.handle, c.order)
@@ -198,8 +215,8 @@ def decode(blob: bytes) -> State:
     if len(blob) < _HEADER.size or blob[:8] != MAGIC:
         raise RestoreError("snapshot: not a ccroute snapshot")
     _, version, crc, size = _HEADER.unpack_from(blob)
-    if version != VERSION:
-        raise RestoreError(f"snapshot: format version {version}, this ccroute reads version {VERSION}")
+    if not OLDEST_VERSION <= version <= VERSION:
+        raise RestoreError(f"snapshot: format version {version}, this ccroute reads versions {OLDEST_VERSION} to {VERSION}")
     payload = blob[_HEADER.size:]
     if size != len(payload):
         raise RestoreError("snapshot: truncated" if size > len(payload) else "snapshot: trailing bytes after the payload")
@@ -207,7 +224,7 @@ def decode(blob: bytes) -> State:
         raise RestoreError("snapshot: checksum mismatch (corrupted)")
     r = Reader(payload, "snapshot")
     try:
-        state = _decode_payload(r)
+        state = _decode_payload(r, version)
     except (UnicodeDecodeError, ValueError, IndexError) as error:
         if isinstance(error, RestoreError):
             raise
@@ -217,7 +234,7 @@ def decode(blob: bytes) -> State:
     return state
 
 
-def _decode_payload(r: Reader) -> State:
+def _decode_payload(r: Reader, version: int) -> State:
     tag = r.bytes()
     now, calls_created, timers_created, events = r.get("dQQQ")
     skills = [r.bytes().decode("utf-8", "surrogatepass") for _ in range(r.count(4))]
@@ -231,6 +248,7 @@ def _decode_payload(r: Reader) -> State:
         agents.append(AgentRecord(ident, site, levels, wrapup if has_wrapup else None, AGENT_STATES[state],
                                   reason, ready_since, since, (seq, due)))
     tallies = [_tally(*r.get("qqqqd?d?d")) for _ in range(r.count(58))]
+    site_tallies = [r.get("qqdqd") for _ in range(r.count(40))] if version >= 2 else None
     calls = []
     for _ in range(r.count(100)):
         handle, order = r.get("IQ")
@@ -248,4 +266,4 @@ def _decode_payload(r: Reader) -> State:
                *(x for c in calls for x in (c.value, c.priority, c.preferred_wait, c.arrival, c.since))]
     if math.isnan(now) or now == math.inf or not all(math.isfinite(x) for x in numbers[1:]):
         raise RestoreError("snapshot: a non-finite time or value")
-    return State(tag, now, calls_created, timers_created, events, skills, agents, tallies, calls, free)
+    return State(tag, now, calls_created, timers_created, events, skills, agents, tallies, site_tallies, calls, free)

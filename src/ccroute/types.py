@@ -193,6 +193,53 @@ class PlanStats(NamedTuple):
                    waiting, oldest_wait, handle_time, answer_time)
 
 
+class SiteStats(NamedTuple):
+    """A site as a multi-site wallboard shows it (:meth:`Router.site_stats`).
+
+    The agent counts are of the agents at the site now (removed ones left out), by state;
+    they come from a scan of the agents, O(agents), a read-out off the decision path. The
+    call counts are running tallies: a call counts at the site of the agent who accepted
+    it (``answered``) and of the agent who hung up (``handled``), that agent's site at that
+    moment (it may have moved since: :meth:`Router.set_skills`). A reconfiguration keeps
+    the tallies of the sites it keeps (by name); a site it drops loses them.
+    """
+
+    logged_in: int
+    """Agents not offline: ready + reserved + busy + wrapup + not_ready."""
+    ready: int
+    reserved: int
+    """Agents holding an offer that rings."""
+    busy: int
+    wrapup: int
+    not_ready: int
+    offline: int
+    answered: int
+    """Offers accepted by the site's agents."""
+    answered_within: int
+    """Of those, accepted within their plan's service-level threshold (accept − arrival ≤ sl_threshold)."""
+    answered_within_share: Optional[float]
+    """answered_within / answered; None before the first answer. (A plan's service level also
+    counts abandoned calls, which belong to no site.)"""
+    asa: Optional[float]
+    """Average speed of answer: mean (accept − arrival) over the calls answered; None before the first."""
+    handled: int
+    """Connected calls the site's agents ended (hang-ups)."""
+    mean_handle_time: Optional[float]
+    """Mean (hang-up − accept + wrap-up seconds) over the calls handled, the wrap-up being the
+    agent's or plan's setting (as in PlanStats.handle_time, there as a recent average); None before the first."""
+
+    @classmethod
+    def from_tallies(cls, agents: Mapping[str, int], answered: int, answered_within: int, wait_sum: float,
+                     handled: int, handle_sum: float) -> "SiteStats":
+        """The statistics from a router's agent counts (by state name) and running tallies
+        (``wait_sum``: Σ accept − arrival; ``handle_sum``: Σ hang-up − accept + wrap-up)."""
+        staffed = ("ready", "reserved", "busy", "wrapup", "not_ready")
+        return cls(sum(agents.get(state, 0) for state in staffed), *(agents.get(state, 0) for state in staffed),
+                   agents.get("offline", 0), answered, answered_within,
+                   answered_within / answered if answered else None, wait_sum / answered if answered else None,
+                   handled, handle_sum / handled if handled else None)
+
+
 def _finite(what: str, value: Any) -> float:
     try:
         finite = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)

@@ -254,6 +254,10 @@ static void a_restored_router_continues_identically(void) {
         CHECK(ccr_stats(both[i], 20.0, stats, 1) == CCR_OK);
         CHECK(stats[0].arrived == 3 && stats[0].abandoned == 1 && stats[0].waiting == 0);
     }
+    ccr_site_stats sites[2][N_SITES];
+    for (int i = 0; i < 2; ++i) CHECK(ccr_stats_by_site(both[i], sites[i], N_SITES) == CCR_OK);
+    CHECK(memcmp(sites[0], sites[1], sizeof sites[0]) == 0); /* the tallies came with the snapshot */
+    CHECK(sites[1][NANNING].answered == 1 && sites[1][SHANGHAI].answered == 0 && sites[1][SHANGHAI].reserved == 1);
     ccr_router_free(twin);
     ccr_router_free(r);
 }
@@ -311,6 +315,73 @@ static void live_changes(void) {
     ccr_router_free(r);
 }
 
+/* A config of n_sites sites, one region at distance 0 from all, one plan that any VIP agent takes. */
+static ccr_config *any_vip_agent(int n_sites) {
+    ccr_config *config = NULL;
+    CHECK(ccr_config_new(n_sites, N_REGIONS, N_SKILLS, 0, &config) == CCR_OK);
+    ccr_skill_level vip1 = {VIP, 1};
+    ccr_step step;
+    memset(&step, 0, sizeof step);
+    step.require = &vip1;
+    step.n_require = 1;
+    step.max_distance = CCR_NONE;
+    step.weights = ccr_default_weights();
+    ccr_plan plan = ccr_default_plan();
+    plan.wrapup = 5;
+    CHECK(ccr_config_add_plan(config, "vip", &plan, &step, 1, NULL) == CCR_OK);
+    return config;
+}
+
+static void stats_by_site_follow_the_agents_and_the_site_map(void) {
+    ccr_router *r = bank(0);
+    ccr_skill_level vip_yue[] = {{VIP, 6}, {YUE, 9}};
+    uint32_t x, y, c;
+    CHECK(ccr_add_agent(r, SHANGHAI, vip_yue, 2, -1, &x) == CCR_OK);
+    CHECK(ccr_add_agent(r, NANNING, vip_yue, 2, -1, &y) == CCR_OK);
+    CHECK(ccr_ready(r, x, 0) == CCR_OK);
+    CHECK(ccr_ready(r, y, 0) == CCR_OK);
+    ccr_call call = ccr_default_call();
+    call.region = GUANGDONG;
+    call.language = YUE;
+    CHECK(ccr_arrive(r, &call, 1.0, &c) == CCR_OK); /* to y, at the caller's home site */
+    CHECK(ccr_accept(r, c, y, 3.0) == CCR_OK);
+    ccr_site_stats s[N_SITES];
+    CHECK(ccr_stats_by_site(r, s, N_SITES) == CCR_OK);
+    CHECK(s[NANNING].busy == 1 && s[NANNING].ready == 0 && s[NANNING].answered == 1);
+    CHECK(s[NANNING].answered_within == 1 && s[NANNING].wait_sum == 2.0 && s[NANNING].handled == 0);
+    CHECK(s[SHANGHAI].ready == 1 && s[SHANGHAI].busy == 0 && s[SHANGHAI].answered == 0);
+    /* y moves to Shanghai during the call: the hang-up counts there, the answer stays in Nanning */
+    CHECK(ccr_set_skills(r, y, SHANGHAI, NULL, 0, 4.0) == CCR_OK);
+    CHECK(ccr_hangup(r, c, 10.0) == CCR_OK);
+    CHECK(ccr_not_ready(r, x, 10.0, "lunch") == CCR_OK);
+    CHECK(ccr_stats_by_site(r, s, N_SITES) == CCR_OK);
+    CHECK(s[SHANGHAI].handled == 1 && s[SHANGHAI].handle_sum == 7.0 + 5.0 && s[SHANGHAI].answered == 0);
+    CHECK(s[SHANGHAI].wrapup == 1 && s[SHANGHAI].not_ready == 1 && s[SHANGHAI].offline == 0);
+    CHECK(s[NANNING].answered == 1 && s[NANNING].handled == 0 && s[NANNING].wrapup == 0);
+    CHECK(ccr_stats_by_site(r, s, N_SITES - 1) == CCR_INVALID_ARGUMENT);
+    CHECK(strstr(ccr_last_error(r), "room for 1 sites") != NULL);
+    CHECK(ccr_stats_by_site(r, NULL, N_SITES) == CCR_INVALID_ARGUMENT);
+
+    /* The sites renumbered, a third added: the tallies follow the map, the new site starts at 0 */
+    ccr_config *config = any_vip_agent(3);
+    int plan_map[] = {0}, site_map[] = {1, 0}, region_map[] = {GUANGDONG};
+    CHECK(ccr_reconfigure(r, config, plan_map, site_map, region_map, 11.0) == CCR_OK);
+    ccr_config_free(config);
+    ccr_site_stats three[3];
+    CHECK(ccr_stats_by_site(r, three, 3) == CCR_OK);
+    CHECK(three[0].answered == 1 && three[0].handled == 0 && three[1].handled == 1 && three[1].answered == 0);
+    CHECK(three[2].answered == 0 && three[2].handled == 0 && three[2].ready + three[2].not_ready == 0);
+    /* Two sites merged into one add their tallies up */
+    config = any_vip_agent(1);
+    int into_one[] = {0, 0, 0};
+    CHECK(ccr_reconfigure(r, config, plan_map, into_one, region_map, 12.0) == CCR_OK);
+    ccr_config_free(config);
+    CHECK(ccr_stats_by_site(r, s, 1) == CCR_OK);
+    CHECK(s[0].answered == 1 && s[0].handled == 1 && s[0].handle_sum == 12.0 && s[0].not_ready == 1);
+    CHECK(s[0].wrapup == 1); /* y, until 15 */
+    ccr_router_free(r);
+}
+
 int main(void) {
     CHECK(strlen(ccr_version()) > 0);
     routes_a_cantonese_vip_caller();
@@ -319,6 +390,7 @@ int main(void) {
     offer_timeout_reoffers_and_the_agent_goes_not_ready();
     a_restored_router_continues_identically();
     live_changes();
+    stats_by_site_follow_the_agents_and_the_site_map();
     printf("ccroute %s\n", ccr_version());
     return check_report("C API");
 }
