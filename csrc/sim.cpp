@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <queue>
 #include <string>
 
 namespace ccroute::sim {
@@ -37,16 +36,27 @@ std::uint64_t Random::next() {
 
 double Random::uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
 
-double Random::exponential(double mean) { return -mean * std::log1p(-uniform()); }
+double Random::exponential(double mean) { return exponential(uniform(), mean); }
 
-double Random::lognormal(double mean, double cv) {
+double Random::exponential(double u, double mean) { return -mean * std::log1p(-u); }
+
+Random::LogNormal::LogNormal(double mean, double cv) {
   const double sigma2 = std::log1p(cv * cv);
+  mu = std::log(mean) - sigma2 / 2;
+  sigma = std::sqrt(sigma2);
+}
+
+double Random::lognormal(const LogNormal& shape) {
   const double u1 = 1.0 - uniform(), u2 = uniform();  // u1 in (0, 1]: log is finite
   const double normal = std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * kPi * u2);
-  return std::exp(std::log(mean) - sigma2 / 2 + std::sqrt(sigma2) * normal);
+  return std::exp(shape.mu + shape.sigma * normal);
 }
 
 std::size_t Random::pick(const std::vector<double>& cumulative) {
+  if (cumulative.size() == 1) {  // the draw is still made, so the stream does not depend on the weights' count
+    next();
+    return 0;
+  }
   const double u = uniform() * cumulative.back();
   const auto it = std::upper_bound(cumulative.begin(), cumulative.end(), u);
   return std::min<std::size_t>(it - cumulative.begin(), cumulative.size() - 1);
@@ -100,7 +110,62 @@ struct Event {
   Kind kind;
   std::uint32_t subject;  // plan, agent or call (simulator index)
   std::uint32_t token;    // Answer: the offer it answers
-  bool operator>(const Event& o) const { return time != o.time ? time > o.time : seq > o.seq; }
+  bool before(const Event& o) const { return time < o.time || (time == o.time && seq < o.seq); }
+};
+
+// The pending events, earliest first: a binary min-heap on (time, seq), a total order, so
+// the events come out in the same order as from any other priority queue. Its pop is
+// deferred: most events schedule another at once (an arrival the next arrival, a hang-up
+// the call that takes the freed agent), and dropping that one into the root's hole costs
+// one sift instead of the two of a pop and a push.
+class Agenda {
+ public:
+  bool empty() const { return heap_.size() == hole_; }
+  const Event& top() {  // the earliest event; not empty()
+    if (hole_) settle();
+    return heap_.front();
+  }
+  void pop() { hole_ = true; }  // of the event top() returned
+  void push(const Event& e) {
+    if (hole_) {
+      hole_ = false;
+      sift_down(e);
+      return;
+    }
+    std::size_t i = heap_.size();
+    heap_.push_back(e);
+    while (i > 0) {
+      const std::size_t parent = (i - 1) / 2;
+      if (!e.before(heap_[parent])) break;
+      heap_[i] = heap_[parent];
+      i = parent;
+    }
+    heap_[i] = e;
+  }
+
+ private:
+  void settle() {  // fill the root's hole with the last event
+    hole_ = false;
+    const Event last = heap_.back();
+    heap_.pop_back();
+    if (!heap_.empty()) sift_down(last);
+  }
+  void sift_down(const Event& e) {  // places e from the root down
+    const std::size_t n = heap_.size();
+    std::size_t i = 0;
+    while (true) {
+      std::size_t child = 2 * i + 1;
+      if (child >= n) break;
+      if (child + 1 < n && heap_[child + 1].before(heap_[child])) ++child;
+      if (!heap_[child].before(e)) break;
+      heap_[i] = heap_[child];
+      i = child;
+    }
+    heap_[i] = e;
+  }
+
+  std::vector<Event> heap_;
+  bool hole_ = false;  // heap_[0] is an event already popped
 };
 
 struct Caller {
@@ -125,12 +190,15 @@ class Day {
     horizon_ = s.interval * s.n_intervals;
     r_.busy.assign(static_cast<std::size_t>(s.n_intervals) * s.routing.n_sites, 0.0);
     r_.logged_in = r_.busy;
+    for (const AgentGroup& g : s.groups) some_miss_ = some_miss_ || g.no_answer > 0;
+    reserve_calls();
     for (std::size_t p = 0; p < s.demand.size(); ++p) {
       streams_.emplace_back(seed, 1 + p);
       std::vector<double> cumulative;
       double total = 0;
       for (const Segment& g : s.demand[p].segments) cumulative.push_back(total += g.weight);
       segment_weights_.push_back(std::move(cumulative));
+      handle_shapes_.emplace_back(s.demand[p].handle_mean, s.demand[p].handle_cv);
       next_arrival(static_cast<std::uint32_t>(p), 0.0);
     }
     add_staff();
@@ -165,7 +233,25 @@ class Day {
 
  private:
   void schedule(double time, Kind kind, std::uint32_t subject, std::uint32_t token = 0) {
+    if (time > horizon_) return;  // would never be handled
     events_.push({time, ++scheduled_, kind, subject, token});
+  }
+
+  // Room for the calls the day is likely to bring (their expected number plus a margin of
+  // five standard deviations), so that the per-call columns are not copied as they grow.
+  void reserve_calls() {
+    constexpr double kMaxReserved = 1 << 22;  // beyond, let the columns grow as needed
+    double expected = 0;
+    for (const Demand& d : s_.demand)
+      for (double rate : d.rates) expected += rate * s_.interval;
+    const auto n = static_cast<std::size_t>(std::min(expected + 5 * std::sqrt(expected) + 16, kMaxReserved));
+    for (auto* column : {&r_.arrival, &r_.wait, &r_.handle, &r_.value}) column->reserve(n);
+    for (auto* column : {&r_.plan, &r_.region, &r_.language, &r_.repeats, &r_.preferred_agent, &r_.agent})
+      column->reserve(n);
+    r_.outcome.reserve(n);
+    if (s_.predict_waits) r_.predicted_wait.reserve(n);
+    callers_.reserve(n);
+    by_ref_.reserve(n);
   }
 
   // Poisson arrivals with a rate constant within each interval: draw an exponential gap
@@ -243,7 +329,7 @@ class Day {
       r_.offer_agent.push_back(static_cast<std::int32_t>(o.agent));
       r_.offer_time.push_back(o.time);
     }
-    if (staff_rng_.uniform() < s_.groups[staff_[o.agent].group].no_answer) {
+    if (some_miss_ && staff_rng_.uniform() < s_.groups[staff_[o.agent].group].no_answer) {
       // The router's offer time-out re-offers the call and sets the agent not ready.
       schedule(o.time + *s_.routing.offer_timeout + s_.no_answer_pause, Kind::Back, o.agent);
     } else if (s_.answer_delay > 0) {
@@ -288,8 +374,8 @@ class Day {
     const double value = g.value_low + (g.value_high - g.value_low) * rng.uniform();
     std::int32_t repeats = 0;
     while (repeats < 9 && rng.uniform() < d.repeat_share) ++repeats;  // geometric, capped
-    const double handle = d.lognormal ? rng.lognormal(d.handle_mean, d.handle_cv) : rng.exponential(d.handle_mean);
-    const double patience = rng.exponential(1.0);
+    const double handle = d.lognormal ? rng.lognormal(handle_shapes_[plan]) : rng.exponential(d.handle_mean);
+    const double patience_draw = rng.uniform();  // made a patience only if this plan's callers abandon
     const bool owned = rng.uniform() < d.preferred_share;
     const double owner_draw = rng.uniform();
 
@@ -332,7 +418,8 @@ class Day {
       callers_[call].live = true;
     });
     if (d.patience_mean > 0 && std::isfinite(d.patience_mean))
-      schedule(t + patience * d.patience_mean, Kind::Abandon, static_cast<std::uint32_t>(call));
+      schedule(t + Random::exponential(patience_draw, 1.0) * d.patience_mean, Kind::Abandon,
+               static_cast<std::uint32_t>(call));
     next_arrival(plan, t);
   }
 
@@ -420,11 +507,13 @@ class Day {
 
   const Scenario& s_;
   Router router_;
-  Random staff_rng_;
+  Random staff_rng_;  // draws only whether an offer is missed
+  bool some_miss_ = false;  // whether any group misses offers: if none, staff_rng_ is not needed
   std::vector<Random> streams_;
   std::vector<std::vector<double>> segment_weights_;
+  std::vector<Random::LogNormal> handle_shapes_;  // per plan, used if its handle times are lognormal
   std::vector<std::vector<std::uint32_t>> case_owners_;
-  std::priority_queue<Event, std::vector<Event>, std::greater<Event>> events_;
+  Agenda events_;
   std::uint64_t scheduled_ = 0;
   std::vector<Staff> staff_;
   std::vector<Caller> callers_;

@@ -21,7 +21,12 @@ class Random {
   std::uint64_t next();
   double uniform();                     // [0, 1), 53 bits
   double exponential(double mean);
-  double lognormal(double mean, double cv);
+  static double exponential(double u, double mean);  // from a uniform() drawn earlier
+  struct LogNormal {  // of a given mean and coefficient of variation: log X ~ N(mu, sigma²)
+    LogNormal(double mean, double cv);
+    double mu, sigma;
+  };
+  double lognormal(const LogNormal& shape);
   std::size_t pick(const std::vector<double>& cumulative);  // index by cumulative weights
 
  private:

@@ -150,23 +150,22 @@ class Result:
         self.agent_group = raw.pop("agent_group")
         self.events_log = {k: raw.pop(k) for k in list(raw) if k.startswith(("op", "offer_"))}
         calls = raw
-        group_site = np.array([routing.sites.index(g.site) for g in scenario.agents] or [0], dtype=np.int32)
-        answered = calls["outcome"] == ANSWERED
-        agent_site = group_site[self.agent_group] if len(self.agent_group) else np.zeros(0, np.int32)
-        calls["site"] = np.where(answered, agent_site[np.maximum(calls["agent"], 0)] if len(agent_site) else -1, -1)
-        distance = np.array([[routing.regions[r].get(s, routing.default_distance) for s in routing.sites]
-                             for r in routing.regions] or [[0] * n_sites], dtype=np.int32)
-        known = answered & (calls["region"] >= 0)
-        calls["home"] = known & (distance[np.maximum(calls["region"], 0), np.maximum(calls["site"], 0)] == 0)
-        holds = np.zeros((max(len(scenario.agents), 1), max(len(skills), 1)), dtype=bool)
+        # Lookup tables with one entry more than there are agents, groups, regions, sites and
+        # skills, at index −1: a call's −1 (no agent: not answered; no region; no language)
+        # then reads "no site" and "not at home", "not in language" without a mask.
+        agent, region, language = calls["agent"], calls["region"], calls["language"]
+        group_site = np.array([routing.sites.index(g.site) for g in scenario.agents] + [-1], dtype=np.int32)
+        agent_group = np.append(self.agent_group, np.int32(len(scenario.agents)))  # the extra group: none
+        calls["site"] = group_site[agent_group][agent]
+        at_home = np.zeros((len(routing.regions) + 1, n_sites + 1), dtype=bool)
+        for i, r in enumerate(routing.regions):
+            at_home[i, :n_sites] = [routing.regions[r].get(s, routing.default_distance) == 0 for s in routing.sites]
+        calls["home"] = at_home[region, calls["site"]]
+        holds = np.zeros((len(scenario.agents) + 1, len(skills) + 1), dtype=bool)
         for g, group in enumerate(scenario.agents):
             for s in group.skills:
                 holds[g, skills[s]] = True
-        agent_holds = holds[self.agent_group[np.maximum(calls["agent"], 0)]] if len(self.agent_group) else holds[:0]
-        with_language = answered & (calls["language"] >= 0)
-        calls["in_language"] = with_language & (
-            agent_holds[np.arange(len(calls["agent"])), np.maximum(calls["language"], 0)]
-            if len(agent_holds) else False)
+        calls["in_language"] = holds[agent_group[agent], language]
         self.calls: dict[str, np.ndarray] = calls
 
     def __repr__(self) -> str:
