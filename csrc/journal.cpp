@@ -23,6 +23,16 @@ constexpr std::uint32_t kVersion = 1;
 constexpr std::size_t kFirstMap = std::size_t{1} << 20;
 constexpr std::size_t kMaxGrowth = std::size_t{64} << 20;
 constexpr auto kBatchInterval = std::chrono::milliseconds(100);
+// Room kept after the last record for the next one to be encoded in place (bigger ones are
+// rare: a long key or name, a reconfiguration's document; they take the copying way).
+constexpr std::size_t kRoom = std::size_t{64} << 10;
+// Pages are made writable this far ahead of the last record, in one system call each time
+// (rather than a page fault per fresh 4 KiB page on the operation that first writes it).
+constexpr std::size_t kPrefault = std::size_t{512} << 10;
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23  // Linux 5.14
+#endif
 
 std::size_t padded(std::size_t n) { return (n + 7) & ~std::size_t{7}; }
 
@@ -81,6 +91,7 @@ Journal::Journal(const std::string& path, Sync policy, std::string_view config_t
   }
   std::memcpy(map_, header.data(), header.size());
   std::memset(map_ + end, 0, capacity_ - end);  // a torn record after `end` must not look whole
+  faulted_.store(capacity_);  // written by the memset
   size_.store(end);
   if (policy_ == Sync::Every) sync();
   if (policy_ == Sync::Batch) syncer_ = std::thread([this] { sync_loop(); });
@@ -108,24 +119,53 @@ void Journal::grow(std::size_t needed) {
   while (capacity < needed) capacity += std::min(capacity, kMaxGrowth);
   std::lock_guard<std::mutex> lock(mapping_);
   if (::ftruncate(fd_, static_cast<off_t>(capacity)) != 0) io_failure("cannot grow", path_);
-  void* map = ::mmap(nullptr, capacity, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
+  // mremap keeps the pages already mapped (and made writable ahead) where a new map would
+  // fault each of them in again.
+  void* map = map_ ? ::mremap(map_, capacity_, capacity, MREMAP_MAYMOVE)
+                   : ::mmap(nullptr, capacity, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
   if (map == MAP_FAILED) io_failure("cannot map", path_);
-  if (map_) ::munmap(map_, capacity_);
   map_ = static_cast<char*>(map);
   capacity_ = capacity;
+}
+
+void Journal::prefault(std::size_t upto) {
+  static const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  upto = std::min(upto + page - 1 - (upto + page - 1) % page, capacity_);  // madvise works on whole pages
+  const std::size_t from = faulted_.load(std::memory_order_relaxed);
+  if (!can_prefault_ || upto <= from) return;
+  // Only a speed-up: a kernel without MADV_POPULATE_WRITE faults the pages in as they are
+  // written. It leaves their contents alone: the writer may be writing there meanwhile.
+  if (::madvise(map_ + from, upto - from, MADV_POPULATE_WRITE) != 0) {
+    can_prefault_ = false;
+    return;
+  }
+  faulted_.store(upto, std::memory_order_relaxed);
 }
 
 void Journal::append(std::string_view payload) {
   const std::size_t at = size_.load(std::memory_order_relaxed);
   const std::size_t next = at + 8 + padded(payload.size());
-  if (next > capacity_) grow(next);
+  if (next + kRoom > capacity_) grow(next + kRoom);
   std::memcpy(map_ + at + 8, payload.data(), payload.size());
-  const std::uint64_t header = static_cast<std::uint64_t>(codec::crc32(payload.data(), payload.size())) << 32 |
-                               static_cast<std::uint32_t>(payload.size());
+  commit(payload.size());
+}
+
+void Journal::commit(std::size_t payload_size) {
+  const std::size_t at = size_.load(std::memory_order_relaxed);
+  const std::size_t next = at + 8 + padded(payload_size);
+  const std::uint64_t header = static_cast<std::uint64_t>(codec::crc32(map_ + at + 8, payload_size)) << 32 |
+                               static_cast<std::uint32_t>(payload_size);
   // Last, in one aligned 8-byte store: a reader sees the record whole or not at all.
   __atomic_store_n(reinterpret_cast<std::uint64_t*>(map_ + at), header, __ATOMIC_RELEASE);
   size_.store(next, std::memory_order_release);
   if (policy_ == Sync::Every) sync(at);
+  if (next + kRoom > capacity_) grow(next + kRoom);  // room for the next record
+  if (next + kPrefault / 2 > faulted_.load(std::memory_order_relaxed)) {
+    if (policy_ != Sync::Batch)
+      prefault(next + kPrefault);
+    else if (!prefault_asked_.exchange(true))
+      stop_signal_.notify_one();  // without the lock, which a sync may hold: at worst the next tick
+  }
 }
 
 void Journal::sync(std::size_t from) {
@@ -136,14 +176,21 @@ void Journal::sync(std::size_t from) {
 }
 
 void Journal::sync_loop() {
-  std::unique_lock<std::mutex> lock(mapping_);
+  using Clock = std::chrono::steady_clock;
+  std::unique_lock<std::mutex> lock(mapping_);  // the map cannot move meanwhile: growing takes this lock
   std::size_t synced = 0;
-  while (!stop_signal_.wait_for(lock, kBatchInterval, [this] { return stopping_; })) {
+  auto due = Clock::now() + kBatchInterval;
+  for (;;) {
+    stop_signal_.wait_until(lock, due, [this] { return stopping_ || prefault_asked_.load(); });
+    if (stopping_) return;
+    if (prefault_asked_.exchange(false)) prefault(size_.load(std::memory_order_acquire) + kPrefault);
+    if (Clock::now() < due) continue;
     const std::size_t size = size_.load(std::memory_order_acquire);
     if (size != synced) {
-      ::msync(map_, size, MS_SYNC);  // the map cannot move meanwhile: growing takes this lock
+      ::msync(map_, size, MS_SYNC);
       synced = size;
     }
+    due = Clock::now() + kBatchInterval;
   }
 }
 

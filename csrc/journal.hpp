@@ -11,11 +11,12 @@
 //
 // Writing goes through a shared memory map of the file: a record is in the kernel's page cache
 // as soon as the operation returns, so a process that dies (SIGKILL, a crash) loses nothing it
-// acknowledged, whatever the sync policy. The payload is copied first and the 8-byte record
+// acknowledged, whatever the sync policy. The payload is written first (encoded in place) and the 8-byte record
 // header stored last, in one aligned store: a record is either whole or absent (zero header).
 // The sync policy only says when the pages reach the disk (power loss, kernel crash):
 //   Every  msync after each record (durable when the operation returns; slow)
-//   Batch  a background thread msyncs every 100 ms (group commit; nothing on the hot path)
+//   Batch  a background thread msyncs every 100 ms (group commit; nothing on the hot path),
+//          and makes the pages ahead of the last record writable before they are needed
 //   Never  the kernel's own writeback (sync="none" in Python)
 #pragma once
 
@@ -48,12 +49,18 @@ class Journal {
   Journal(const Journal&) = delete;
   Journal& operator=(const Journal&) = delete;
 
+  // A record is written in place: its payload encoded straight into the mapped file, from
+  // room_begin() (never past room_end()), then committed; one that does not fit, whole (append).
+  char* room_begin() const { return map_ + size_.load(std::memory_order_relaxed) + 8; }
+  char* room_end() const { return map_ + capacity_; }
+  void commit(std::size_t payload_size);
   void append(std::string_view payload);
   void sync(std::size_t from = 0);  // the records (from byte `from`) reach the disk before this returns
   const std::string& path() const { return path_; }
 
  private:
   void grow(std::size_t needed);
+  void prefault(std::size_t upto);
   void sync_loop();
 
   std::string path_;
@@ -62,7 +69,12 @@ class Journal {
   char* map_ = nullptr;
   std::size_t capacity_ = 0;
   std::atomic<std::size_t> size_{0};
-  std::mutex mapping_;  // held while the map moves or is synced from the background thread
+  // Pages before faulted_ are mapped writable (no page fault on writing there). Made so by the
+  // batch syncing thread when asked (off the operations' path), else by the writer itself.
+  std::atomic<std::size_t> faulted_{0};
+  std::atomic<bool> prefault_asked_{false};
+  bool can_prefault_ = true;
+  std::mutex mapping_;  // held while the map moves, or is synced or prefaulted from the background thread
   std::condition_variable stop_signal_;
   bool stopping_ = false;
   std::thread syncer_;

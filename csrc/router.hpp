@@ -437,14 +437,16 @@ class Router {
   // Counts an operation that changed the router and, when journaling, appends its record.
   template <class Fields>
   void record(JournalOp op, double now, Fields&& fields) {
-    if (journal_) {
-      record_.clear();
-      codec::Writer w(record_);
+    if (journal_) {  // encoded in place, in the journal's mapped file (record_ if too big for its room)
+      codec::Writer w(journal_->room_begin(), journal_->room_end(), record_);
       w.u64(events_);
       w.u8(static_cast<std::uint8_t>(op));
       w.f64(now);
       fields(w);
-      journal_->append(record_);
+      if (w.spilled())
+        journal_->append(record_);
+      else
+        journal_->commit(w.written());
     }
     ++events_;
   }
@@ -498,7 +500,7 @@ class Router {
   std::string config_tag_;
   std::string config_document_;
   std::unique_ptr<Journal> journal_;
-  std::string record_;  // the journal record being written, reused
+  std::string record_;  // a journal record too big for the room left in the mapping, reused
   std::uint64_t events_ = 0;
   bool log_decisions_ = false;
   std::vector<Decision> decisions_;

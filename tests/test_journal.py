@@ -92,6 +92,25 @@ def test_recovery_restores_ids_timers_and_stats(Router, tmp_path):
     twin.stop_journal()
 
 
+def test_records_too_big_for_the_room_ahead_and_a_growing_file_recover_whole(Router, tmp_path):
+    # The core encodes a record in place, in the room it keeps mapped after the last one
+    # (64 KiB); a bigger one takes the copying way. 200 KB ids, between small records,
+    # also make the file outgrow its first mapping (1 MiB) more than once.
+    path = tmp_path / "j"
+    r = day(Router, path, sync="batch")
+    big = [f"{i}-" + "x" * 200_000 for i in range(12)]
+    for i, call_id in enumerate(big):
+        r.arrive(call_id, "card", 4.0 + i)
+        r.advance(4.5 + i)
+    r.stop_journal()
+    assert path.stat().st_size > 12 * 200_000
+    twin = type(r).recover(CONFIG, str(path))
+    assert [c.call_id for c in twin.calls()] == [c.call_id for c in r.calls()]
+    assert set(big) <= {c.call_id for c in twin.calls()}
+    assert twin.stats() == r.stats()
+    twin.stop_journal()
+
+
 def test_a_torn_last_record_is_dropped_with_a_warning(Router, tmp_path):
     path = tmp_path / "j"
     r = day(Router, path)
