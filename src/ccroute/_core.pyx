@@ -19,6 +19,9 @@ from libcpp.memory cimport unique_ptr
 from libcpp.optional cimport nullopt, optional
 from libcpp.string cimport string
 from libcpp.string_view cimport string_view
+from cpython.exc cimport PyErr_Clear, PyErr_ExceptionMatches, PyErr_Occurred
+from cpython.list cimport PyList_New, PyList_SET_ITEM
+from cpython.ref cimport Py_INCREF, PyObject
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize
 from libc.stdint cimport int64_t, uint64_t
 from libc.string cimport memcpy
@@ -63,6 +66,39 @@ register_error_class(<int>ErrorKind.Restore, RestoreError)
 cdef object _make_tuple = tuple.__new__
 
 
+cdef extern from *:
+    """
+    // A tuple of `type` (a tuple subclass with no instance dict, like a NamedTuple) with
+    // room for n items, as tuple.__new__ allocates it, without a Python call.
+    static inline PyObject* ccroute_alloc_tuple(PyObject* type, Py_ssize_t n) {
+        return ((PyTypeObject*)type)->tp_alloc((PyTypeObject*)type, n);
+    }
+    """
+    object _alloc_tuple "ccroute_alloc_tuple"(object type, Py_ssize_t n)
+    void _tuple_set "PyTuple_SET_ITEM"(object tuple, Py_ssize_t i, PyObject* item)  # steals item
+    PyObject* _dict_get "PyDict_GetItemWithError"(object d, object key)  # borrowed; NULL: absent or error
+    bint PyObject_GC_IsTracked(object o)
+    void PyObject_GC_UnTrack(object o)
+
+
+cdef inline void _set_item(object tuple, Py_ssize_t i, object item):
+    Py_INCREF(item)
+    _tuple_set(tuple, i, <PyObject*>item)
+
+
+cdef inline object _offer(object call_id, object agent_id, double time):
+    """An Offer, built in place. Its ids are str or int (or a subclass): when neither is
+    tracked by the garbage collector, the tuple is untracked at once, as the collector
+    would do on its first pass over it."""
+    offer = _alloc_tuple(PyOffer, 3)
+    _set_item(offer, 0, call_id)
+    _set_item(offer, 1, agent_id)
+    _set_item(offer, 2, time)
+    if not PyObject_GC_IsTracked(call_id) and not PyObject_GC_IsTracked(agent_id):
+        PyObject_GC_UnTrack(offer)
+    return offer
+
+
 cdef inline double _number(str what, object value) except? -1.0:
     if type(value) is float:
         return <double>value
@@ -83,10 +119,19 @@ cdef inline object _checked_id(str what, object value):
 
 
 cdef inline int _lookup(dict refs, object key, str what) except -1:
-    try:
-        return refs[key]
-    except (KeyError, TypeError):
-        raise UnknownIdError(f"unknown {what} {shown(key)}") from None
+    cdef PyObject* ref = _dict_get(refs, key)
+    if ref is NULL:
+        return _unknown(key, what)
+    return <int><object>ref
+
+
+cdef int _unknown(object key, str what) except -1:
+    """Raises UnknownIdError for a key not in the map (or unhashable: no id can be)."""
+    if PyErr_Occurred():
+        if not PyErr_ExceptionMatches(TypeError):
+            return -1  # an error of the key's own __hash__ or __eq__ goes on
+        PyErr_Clear()
+    raise UnknownIdError(f"unknown {what} {shown(key)}") from None
 
 
 
@@ -189,9 +234,11 @@ cdef class Router:
     # ------------------------------------------------------------ conversion
 
     cdef int _skill_ref(self, object name) except -1:
-        ref = self.skill_refs.get(name) if isinstance(name, str) else None
-        if ref is not None:
-            return ref
+        cdef PyObject* known = _dict_get(self.skill_refs, name) if isinstance(name, str) else NULL
+        if known is not NULL:
+            return <int><object>known
+        if PyErr_Occurred():
+            return -1
         if not isinstance(name, str) or not name:
             raise InvalidArgumentError(f"skill names must be non-empty strings, got {shown(name)}")
         if self.config.skills is not None:
@@ -204,10 +251,14 @@ cdef class Router:
         return ref
 
     cdef list _take_offers(self):
-        cdef list offers = []
-        cdef Offer o
-        for o in self.out:
-            offers.append(_make_tuple(PyOffer, (self.call_ids[o.call], self.agent_ids[o.agent], o.time)))
+        cdef Py_ssize_t i, n = self.out.size()
+        cdef list offers = PyList_New(n)
+        cdef const Offer* o
+        for i in range(n):
+            o = &self.out[i]
+            offer = _offer(self.call_ids[o.call], self.agent_ids[o.agent], o.time)
+            Py_INCREF(offer)
+            PyList_SET_ITEM(offers, i, offer)
         self.out.clear()
         if self.decision_log is not None and not deref(self.core).decisions().empty():
             self._take_decisions()  # now, while the calls offered still have their ids
