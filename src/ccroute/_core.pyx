@@ -24,7 +24,7 @@ from cpython.list cimport PyList_New, PyList_SET_ITEM
 from cpython.ref cimport Py_INCREF, PyObject
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize
 from libc.stdint cimport int64_t, uint64_t
-from libc.string cimport memcpy
+from libc.string cimport memcmp, memcpy
 from libcpp.vector cimport vector
 
 from ccroute._router cimport (AgentGroup, AgentRef, AgentScore, AgentState, AgentView, CallRef,
@@ -86,7 +86,7 @@ cdef inline void _set_item(object tuple, Py_ssize_t i, object item):
     _tuple_set(tuple, i, <PyObject*>item)
 
 
-cdef inline object _offer(object call_id, object agent_id, double time):
+cdef inline object _offer(object call_id, object agent_id, object time):
     """An Offer, built in place. Its ids are str or int (or a subclass): when neither is
     tracked by the garbage collector, the tuple is untracked at once, as the collector
     would do on its first pass over it."""
@@ -239,6 +239,10 @@ cdef class Router:
             return <int><object>known
         if PyErr_Occurred():
             return -1
+        return self._new_skill(name)
+
+    cdef int _new_skill(self, object name) except -1:
+        """A skill name not numbered yet: refused, or (open skill universe) the next skill."""
         if not isinstance(name, str) or not name:
             raise InvalidArgumentError(f"skill names must be non-empty strings, got {shown(name)}")
         if self.config.skills is not None:
@@ -250,13 +254,18 @@ cdef class Router:
         self.skill_names.append(name)
         return ref
 
-    cdef list _take_offers(self):
+    cdef list _take_offers(self, object now=None):
+        """The offers the core made, as Offer tuples; one stamped with the caller's ``now``
+        (a float) holds that very float rather than a copy."""
         cdef Py_ssize_t i, n = self.out.size()
         cdef list offers = PyList_New(n)
         cdef const Offer* o
+        cdef bint stamped_now = type(now) is float
+        cdef double t = <double>now if stamped_now else 0.0
         for i in range(n):
             o = &self.out[i]
-            offer = _offer(self.call_ids[o.call], self.agent_ids[o.agent], o.time)
+            offer = _offer(self.call_ids[o.call], self.agent_ids[o.agent],
+                           now if stamped_now and memcmp(&o.time, &t, sizeof(double)) == 0 else o.time)
             Py_INCREF(offer)
             PyList_SET_ITEM(offers, i, offer)
         self.out.clear()
@@ -380,7 +389,7 @@ cdef class Router:
         if skills is not None:
             levels = optional[vector[SkillLevel]](self._levels(skills))
         deref(self.core).set_skills(ref, site_ref, levels, _number("now", now), self.out)
-        return self._take_offers()
+        return self._take_offers(now)
 
     def remove_agent(self, agent_id, now):
         """Takes the agent out for good (refused while it holds a call); its id may be added again."""
@@ -390,7 +399,7 @@ cdef class Router:
         except InvalidTransitionError as error:
             raise self._with_offers(error)
         del self.agent_refs[agent_id]
-        return self._take_offers()
+        return self._take_offers(now)
 
     def ready(self, agent_id, now):
         """The agent is ready (log-in, end of a break or of wrap-up); it may take a waiting call."""
@@ -399,7 +408,7 @@ cdef class Router:
             deref(self.core).ready(ref, _number("now", now), self.out)
         except InvalidTransitionError as error:
             raise self._with_offers(error)
-        return self._take_offers()
+        return self._take_offers(now)
 
     def not_ready(self, agent_id, now, reason=""):
         """The agent steps out (break, training, after a missed offer) for ``reason``."""
@@ -410,7 +419,7 @@ cdef class Router:
             deref(self.core).not_ready(ref, _number("now", now), reason.encode("utf-8", "surrogatepass"), self.out)
         except InvalidTransitionError as error:
             raise self._with_offers(error)
-        return self._take_offers()
+        return self._take_offers(now)
 
     def logout(self, agent_id, now):
         """The agent logs out (offline); allowed when not holding a call."""
@@ -419,7 +428,7 @@ cdef class Router:
             deref(self.core).logout(ref, _number("now", now), self.out)
         except InvalidTransitionError as error:
             raise self._with_offers(error)
-        return self._take_offers()
+        return self._take_offers(now)
 
     # ----------------------------------------------------------------- calls
 
@@ -447,7 +456,7 @@ cdef class Router:
             self.call_ids.append(call_id)
         else:
             self.call_ids[ref] = call_id
-        return self._take_offers()
+        return self._take_offers(now)
 
     cdef int _caller(self, CallSpec* spec, plan, region, language, value, priority, repeats,
                      preferred_agent) except -1:
@@ -493,7 +502,7 @@ cdef class Router:
             deref(self.core).accept(ref, agent, _number("now", now), self.out)
         except InvalidTransitionError as error:
             raise self._with_offers(error)
-        return self._take_offers()
+        return self._take_offers(now)
 
     def reject(self, call_id, agent_id, now):
         """``agent_id`` declined the call offered to it: the agent goes not-ready, the call keeps its place.
@@ -506,7 +515,7 @@ cdef class Router:
             deref(self.core).reject(ref, agent, _number("now", now), self.out)
         except InvalidTransitionError as error:
             raise self._with_offers(error)
-        return self._take_offers()
+        return self._take_offers(now)
 
     def abandon(self, call_id, now):
         """The caller hung up before being connected; an offered agent is ready again."""
@@ -515,7 +524,7 @@ cdef class Router:
             deref(self.core).abandon(ref, _number("now", now), self.out)
         except InvalidTransitionError as error:
             raise self._with_offers(error)
-        offers = self._take_offers()  # before the id is forgotten: a timer may have offered it
+        offers = self._take_offers(now)  # before the id is forgotten: a timer may have offered it
         self._forget_call(call_id, ref)
         return offers
 
@@ -526,7 +535,7 @@ cdef class Router:
             deref(self.core).hangup(ref, _number("now", now), self.out)
         except InvalidTransitionError as error:
             raise self._with_offers(error)
-        offers = self._take_offers()  # before the id is forgotten: a timer may have offered it
+        offers = self._take_offers(now)  # before the id is forgotten: a timer may have offered it
         self._forget_call(call_id, ref)
         return offers
 
@@ -542,7 +551,7 @@ cdef class Router:
             deref(self.core).transfer(ref, plan_ref, _number("now", now), self.out)
         except InvalidTransitionError as error:
             raise self._with_offers(error)
-        return self._take_offers()
+        return self._take_offers(now)
 
     def reprioritize(self, call_id, now, value=None, priority=None):
         """Changes a waiting or offered call's customer ``value`` and/or extra ``priority``."""
@@ -556,7 +565,7 @@ cdef class Router:
             deref(self.core).reprioritize(ref, new_value, new_priority, _number("now", now), self.out)
         except InvalidTransitionError as error:
             raise self._with_offers(error)
-        return self._take_offers()
+        return self._take_offers(now)
 
     def reconfigure(self, config, now):
         """Replaces the configuration (plans, steps, weights, sites, regions) without a restart.
@@ -589,7 +598,7 @@ cdef class Router:
         deref(self.core).reconfigure(core_config(config, skill_refs), plans, sites, regions, _number("now", now),
                                      self.out, _view(document))
         self._adopt(config, skill_refs)
-        return self._take_offers()
+        return self._take_offers(now)
 
     cdef _adopt(self, config, dict skill_refs):
         """The binding's names for a configuration the core has just taken."""
@@ -609,7 +618,7 @@ cdef class Router:
     def advance(self, now):
         """Lets time pass to ``now``: fires due escalations, wrap-up ends and offer time-outs."""
         deref(self.core).advance(_number("now", now), self.out)
-        return self._take_offers()
+        return self._take_offers(now)
 
     # --------------------------------------------------------------- queries
 
