@@ -128,8 +128,8 @@ cdef inline int _lookup(dict refs, object key, str what) except -1:
 cdef int _unknown(object key, str what) except -1:
     """Raises UnknownIdError for a key not in the map (or unhashable: no id can be)."""
     if PyErr_Occurred():
-        if not PyErr_ExceptionMatches(TypeError):
-            return -1  # an error of the key's own __hash__ or __eq__ goes on
+        if not (PyErr_ExceptionMatches(TypeError) or PyErr_ExceptionMatches(KeyError)):
+            return -1  # another error of the key's own __hash__ or __eq__ goes on
         PyErr_Clear()
     raise UnknownIdError(f"unknown {what} {shown(key)}") from None
 
