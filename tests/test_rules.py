@@ -348,6 +348,30 @@ def test_integer_and_string_ids(Router):
     assert r.arrive(123456789012, plan="card", now=1.0) == [Offer(123456789012, 7, 1.0)]
 
 
+def test_an_id_that_holds_its_own_offers_is_still_collected(Router):
+    """Ids may be str subclasses carrying attributes; a cycle through an Offer is garbage like any other
+    (the native binding leaves the garbage collector out only of Offers whose ids cannot hold one)."""
+    import gc
+
+    collected = []
+
+    class CallId(str):
+        def __del__(self) -> None:
+            collected.append(str(self))
+
+    r = Router(bank())
+    r.add_agent("a", site="shanghai", skills={"card": 5})
+    r.ready("a", now=0.0)
+    call = CallId("c1")
+    call.offers = r.arrive(call, plan="card", now=1.0)  # a cycle: id -> its offers -> the Offer -> id
+    assert call.offers == [Offer("c1", "a", 1.0)]
+    r.accept(call, "a", now=2.0)
+    r.hangup(call, now=3.0)  # the router forgets the id
+    del call
+    gc.collect()
+    assert collected == ["c1"]
+
+
 def test_ended_calls_leave_and_their_id_can_come_back(Router):
     r = Router(bank())
     r.add_agent("a", site="shanghai", skills={"card": 5})

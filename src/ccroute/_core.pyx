@@ -19,9 +19,12 @@ from libcpp.memory cimport unique_ptr
 from libcpp.optional cimport nullopt, optional
 from libcpp.string cimport string
 from libcpp.string_view cimport string_view
+from cpython.exc cimport PyErr_Clear, PyErr_ExceptionMatches, PyErr_Occurred
+from cpython.list cimport PyList_New, PyList_SET_ITEM
+from cpython.ref cimport Py_INCREF, PyObject
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize
 from libc.stdint cimport int64_t, uint64_t
-from libc.string cimport memcpy
+from libc.string cimport memcmp, memcpy
 from libcpp.vector cimport vector
 
 from ccroute._router cimport (AgentGroup, AgentRef, AgentScore, AgentState, AgentView, CallRef,
@@ -64,6 +67,39 @@ register_error_class(<int>ErrorKind.Restore, RestoreError)
 cdef object _make_tuple = tuple.__new__
 
 
+cdef extern from *:
+    """
+    // A tuple of `type` (a tuple subclass with no instance dict, like a NamedTuple) with
+    // room for n items, as tuple.__new__ allocates it, without a Python call.
+    static inline PyObject* ccroute_alloc_tuple(PyObject* type, Py_ssize_t n) {
+        return ((PyTypeObject*)type)->tp_alloc((PyTypeObject*)type, n);
+    }
+    """
+    object _alloc_tuple "ccroute_alloc_tuple"(object type, Py_ssize_t n)
+    void _tuple_set "PyTuple_SET_ITEM"(object tuple, Py_ssize_t i, PyObject* item)  # steals item
+    PyObject* _dict_get "PyDict_GetItemWithError"(object d, object key)  # borrowed; NULL: absent or error
+    bint PyObject_GC_IsTracked(object o)
+    void PyObject_GC_UnTrack(object o)
+
+
+cdef inline void _set_item(object tuple, Py_ssize_t i, object item):
+    Py_INCREF(item)
+    _tuple_set(tuple, i, <PyObject*>item)
+
+
+cdef inline object _offer(object call_id, object agent_id, object time):
+    """An Offer, built in place. Its ids are str or int (or a subclass): when neither is
+    tracked by the garbage collector, the tuple is untracked at once, as the collector
+    would do on its first pass over it."""
+    offer = _alloc_tuple(PyOffer, 3)
+    _set_item(offer, 0, call_id)
+    _set_item(offer, 1, agent_id)
+    _set_item(offer, 2, time)
+    if not PyObject_GC_IsTracked(call_id) and not PyObject_GC_IsTracked(agent_id):
+        PyObject_GC_UnTrack(offer)
+    return offer
+
+
 cdef inline double _number(str what, object value) except? -1.0:
     if type(value) is float:
         return <double>value
@@ -84,10 +120,19 @@ cdef inline object _checked_id(str what, object value):
 
 
 cdef inline int _lookup(dict refs, object key, str what) except -1:
-    try:
-        return refs[key]
-    except (KeyError, TypeError):
-        raise UnknownIdError(f"unknown {what} {shown(key)}") from None
+    cdef PyObject* ref = _dict_get(refs, key)
+    if ref is NULL:
+        return _unknown(key, what)
+    return <int><object>ref
+
+
+cdef int _unknown(object key, str what) except -1:
+    """Raises UnknownIdError for a key not in the map (or unhashable: no id can be)."""
+    if PyErr_Occurred():
+        if not (PyErr_ExceptionMatches(TypeError) or PyErr_ExceptionMatches(KeyError)):
+            return -1  # another error of the key's own __hash__ or __eq__ goes on
+        PyErr_Clear()
+    raise UnknownIdError(f"unknown {what} {shown(key)}") from None
 
 
 
@@ -190,9 +235,15 @@ cdef class Router:
     # ------------------------------------------------------------ conversion
 
     cdef int _skill_ref(self, object name) except -1:
-        ref = self.skill_refs.get(name) if isinstance(name, str) else None
-        if ref is not None:
-            return ref
+        cdef PyObject* known = _dict_get(self.skill_refs, name) if isinstance(name, str) else NULL
+        if known is not NULL:
+            return <int><object>known
+        if PyErr_Occurred():
+            return -1
+        return self._new_skill(name)
+
+    cdef int _new_skill(self, object name) except -1:
+        """A skill name not numbered yet: refused, or (open skill universe) the next skill."""
         if not isinstance(name, str) or not name:
             raise InvalidArgumentError(f"skill names must be non-empty strings, got {shown(name)}")
         if self.config.skills is not None:
@@ -204,11 +255,20 @@ cdef class Router:
         self.skill_names.append(name)
         return ref
 
-    cdef list _take_offers(self):
-        cdef list offers = []
-        cdef Offer o
-        for o in self.out:
-            offers.append(_make_tuple(PyOffer, (self.call_ids[o.call], self.agent_ids[o.agent], o.time)))
+    cdef list _take_offers(self, object now=None):
+        """The offers the core made, as Offer tuples; one stamped with the caller's ``now``
+        (a float) holds that very float rather than a copy."""
+        cdef Py_ssize_t i, n = self.out.size()
+        cdef list offers = PyList_New(n)
+        cdef const Offer* o
+        cdef bint stamped_now = type(now) is float
+        cdef double t = <double>now if stamped_now else 0.0
+        for i in range(n):
+            o = &self.out[i]
+            offer = _offer(self.call_ids[o.call], self.agent_ids[o.agent],
+                           now if stamped_now and memcmp(&o.time, &t, sizeof(double)) == 0 else o.time)
+            Py_INCREF(offer)
+            PyList_SET_ITEM(offers, i, offer)
         self.out.clear()
         if self.decision_log is not None and not deref(self.core).decisions().empty():
             self._take_decisions()  # now, while the calls offered still have their ids
@@ -330,7 +390,7 @@ cdef class Router:
         if skills is not None:
             levels = optional[vector[SkillLevel]](self._levels(skills))
         deref(self.core).set_skills(ref, site_ref, levels, _number("now", now), self.out)
-        return self._take_offers()
+        return self._take_offers(now)
 
     def remove_agent(self, agent_id, now):
         """Takes the agent out for good (refused while it holds a call); its id may be added again."""
@@ -340,7 +400,7 @@ cdef class Router:
         except InvalidTransitionError as error:
             raise self._with_offers(error)
         del self.agent_refs[agent_id]
-        return self._take_offers()
+        return self._take_offers(now)
 
     def ready(self, agent_id, now):
         """The agent is ready (log-in, end of a break or of wrap-up); it may take a waiting call."""
@@ -349,7 +409,7 @@ cdef class Router:
             deref(self.core).ready(ref, _number("now", now), self.out)
         except InvalidTransitionError as error:
             raise self._with_offers(error)
-        return self._take_offers()
+        return self._take_offers(now)
 
     def not_ready(self, agent_id, now, reason=""):
         """The agent steps out (break, training, after a missed offer) for ``reason``."""
@@ -360,7 +420,7 @@ cdef class Router:
             deref(self.core).not_ready(ref, _number("now", now), reason.encode("utf-8", "surrogatepass"), self.out)
         except InvalidTransitionError as error:
             raise self._with_offers(error)
-        return self._take_offers()
+        return self._take_offers(now)
 
     def logout(self, agent_id, now):
         """The agent logs out (offline); allowed when not holding a call."""
@@ -369,7 +429,7 @@ cdef class Router:
             deref(self.core).logout(ref, _number("now", now), self.out)
         except InvalidTransitionError as error:
             raise self._with_offers(error)
-        return self._take_offers()
+        return self._take_offers(now)
 
     # ----------------------------------------------------------------- calls
 
@@ -397,7 +457,7 @@ cdef class Router:
             self.call_ids.append(call_id)
         else:
             self.call_ids[ref] = call_id
-        return self._take_offers()
+        return self._take_offers(now)
 
     cdef int _caller(self, CallSpec* spec, plan, region, language, value, priority, repeats,
                      preferred_agent) except -1:
@@ -443,7 +503,7 @@ cdef class Router:
             deref(self.core).accept(ref, agent, _number("now", now), self.out)
         except InvalidTransitionError as error:
             raise self._with_offers(error)
-        return self._take_offers()
+        return self._take_offers(now)
 
     def reject(self, call_id, agent_id, now):
         """``agent_id`` declined the call offered to it: the agent goes not-ready, the call keeps its place.
@@ -456,7 +516,7 @@ cdef class Router:
             deref(self.core).reject(ref, agent, _number("now", now), self.out)
         except InvalidTransitionError as error:
             raise self._with_offers(error)
-        return self._take_offers()
+        return self._take_offers(now)
 
     def abandon(self, call_id, now):
         """The caller hung up before being connected; an offered agent is ready again."""
@@ -465,7 +525,7 @@ cdef class Router:
             deref(self.core).abandon(ref, _number("now", now), self.out)
         except InvalidTransitionError as error:
             raise self._with_offers(error)
-        offers = self._take_offers()  # before the id is forgotten: a timer may have offered it
+        offers = self._take_offers(now)  # before the id is forgotten: a timer may have offered it
         self._forget_call(call_id, ref)
         return offers
 
@@ -476,7 +536,7 @@ cdef class Router:
             deref(self.core).hangup(ref, _number("now", now), self.out)
         except InvalidTransitionError as error:
             raise self._with_offers(error)
-        offers = self._take_offers()  # before the id is forgotten: a timer may have offered it
+        offers = self._take_offers(now)  # before the id is forgotten: a timer may have offered it
         self._forget_call(call_id, ref)
         return offers
 
@@ -492,7 +552,7 @@ cdef class Router:
             deref(self.core).transfer(ref, plan_ref, _number("now", now), self.out)
         except InvalidTransitionError as error:
             raise self._with_offers(error)
-        return self._take_offers()
+        return self._take_offers(now)
 
     def reprioritize(self, call_id, now, value=None, priority=None):
         """Changes a waiting or offered call's customer ``value`` and/or extra ``priority``."""
@@ -506,7 +566,7 @@ cdef class Router:
             deref(self.core).reprioritize(ref, new_value, new_priority, _number("now", now), self.out)
         except InvalidTransitionError as error:
             raise self._with_offers(error)
-        return self._take_offers()
+        return self._take_offers(now)
 
     def reconfigure(self, config, now):
         """Replaces the configuration (plans, steps, weights, sites, regions) without a restart.
@@ -539,7 +599,7 @@ cdef class Router:
         deref(self.core).reconfigure(core_config(config, skill_refs), plans, sites, regions, _number("now", now),
                                      self.out, _view(document))
         self._adopt(config, skill_refs)
-        return self._take_offers()
+        return self._take_offers(now)
 
     cdef _adopt(self, config, dict skill_refs):
         """The binding's names for a configuration the core has just taken."""
@@ -559,7 +619,7 @@ cdef class Router:
     def advance(self, now):
         """Lets time pass to ``now``: fires due escalations, wrap-up ends and offer time-outs."""
         deref(self.core).advance(_number("now", now), self.out)
-        return self._take_offers()
+        return self._take_offers(now)
 
     # --------------------------------------------------------------- queries
 
