@@ -193,9 +193,14 @@ void Router::reconfigure(Config config, const std::vector<int>& plans, const std
     call.rank = priority_rank(call);
     call.queue = kNone;
     const int last_step = static_cast<int>(config_.plans[call.spec.plan].steps.size()) - 1;
-    if (call.state == CallState::Waiting) waiting.push_back(ref);
-    else call.phase = std::min(call.phase, last_step);  // an offered call keeps its step while it rings
+    if (call.state == CallState::Waiting) {
+      waiting.push_back(ref);
+      call.timer = 0;  // its steps are those of its new plan: enqueue starts its timer again
+    } else {
+      call.phase = std::min(call.phase, last_step);  // an offered call keeps its step while it rings
+    }
   }
+  rebuild_timers();  // the lanes are laid out by plan and step
   // Rule 1's order: the most urgent call first takes the agent that fits it best.
   std::sort(waiting.begin(), waiting.end(), [&](CallRef a, CallRef b) {
     const Call& x = calls_[a];

@@ -90,6 +90,7 @@ Router::Router(Config config) : config_(std::move(config)), now_(-INFINITY) {
   skill_names_ = config_.skill_names;
   skill_names_.resize(config_.n_skills);
   config_tag_ = fingerprint(config_);
+  rebuild_timers();
 }
 
 SkillRef Router::add_skill(std::string_view name) {
@@ -332,7 +333,7 @@ void Router::hangup(CallRef ref, double now, std::vector<Offer>& out) {
   if (wrapup > 0) {
     agent.state = AgentState::Wrapup;
     agent.since = now;
-    agent.timer = start_timer(now + wrapup, true, agent_ref);
+    agent.timer = start_timer(now + wrapup, true, agent_ref, wrapup_lane(plan));
   } else {
     agent.ready_since = now;
     make_ready(agent_ref, now);
@@ -469,11 +470,36 @@ void Router::begin(double now, std::vector<Offer>& out) {
   fire_timers(now);
 }
 
-std::uint64_t Router::start_timer(double due, bool for_agent, std::uint32_t ref) {
+std::uint64_t Router::start_timer(double due, bool for_agent, std::uint32_t ref, int lane) {
   const std::uint64_t seq = ++timers_created_;
-  timers_.push(Timer{due, seq, for_agent, ref});
+  timers_.push(Timer{due, seq, ref, for_agent}, lane);
   (for_agent ? agents_[ref].timer_due : calls_[ref].timer_due) = due;
   return seq;
+}
+
+void Router::rebuild_timers() {
+  step_lanes_.clear();
+  int lanes = 1 + static_cast<int>(config_.plans.size());  // offer time-outs, wrap-ups per plan
+  for (const PlanConfig& plan : config_.plans) {
+    step_lanes_.push_back(lanes);
+    lanes += static_cast<int>(plan.steps.size());
+  }
+  std::vector<std::pair<Timer, int>> pending;  // with the lane each would have been pushed to
+  for (AgentRef ref = 0; ref < agents_.size(); ++ref)
+    if (agents_[ref].timer) pending.push_back({Timer{agents_[ref].timer_due, agents_[ref].timer, ref, true}, Timers::kNoLane});
+  for (CallRef ref = 0; ref < calls_.size(); ++ref) {
+    const Call& call = calls_[ref];
+    if (!call.live || !call.timer) continue;
+    const bool next_step = call.phase != kPreferred &&
+                           call.phase + 1 < static_cast<int>(config_.plans[call.spec.plan].steps.size());
+    const int lane = call.state == CallState::Offered ? offer_lane()
+                     : next_step                      ? step_lane(call.spec.plan, call.phase + 1)
+                                                      : Timers::kNoLane;  // a preferred-agent wait
+    pending.push_back({Timer{call.timer_due, call.timer, ref, false}, lane});
+  }
+  std::sort(pending.begin(), pending.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  timers_.reset(static_cast<std::size_t>(lanes));
+  for (const auto& [timer, lane] : pending) timers_.push(timer, lane);
 }
 
 void Router::fire_timers(double now) {
@@ -521,7 +547,8 @@ void Router::enqueue(CallRef ref, double t) {
   }
   queues_[q].calls.insert(entry(call, ref));
   call.queue = q;
-  if (std::optional<double> start = next_phase_start(call)) call.timer = start_timer(*start, false, ref);
+  if (std::optional<double> start = next_phase_start(call))
+    call.timer = start_timer(*start, false, ref, call.phase == kPreferred ? Timers::kNoLane : step_lane(call.spec.plan, call.phase + 1));
 }
 
 void Router::make_ready(AgentRef ref, double t) {
@@ -571,7 +598,7 @@ void Router::offer(CallRef ref, AgentRef agent_ref, double t, bool agent_chosen)
   agent.state = AgentState::Reserved;
   agent.since = t;
   agent.call = ref;
-  call.timer = config_.offer_timeout ? start_timer(t + *config_.offer_timeout, false, ref) : 0;
+  call.timer = config_.offer_timeout ? start_timer(t + *config_.offer_timeout, false, ref, offer_lane()) : 0;
   out_->push_back(Offer{ref, agent_ref, t});
 }
 

@@ -23,6 +23,7 @@
 #include "codec.hpp"
 #include "error.hpp"
 #include "journal.hpp"
+#include "timers.hpp"
 
 namespace ccroute {
 
@@ -362,13 +363,6 @@ class Router {
     std::vector<int> profiles;  // profiles it admits (empty for a preferred-agent queue)
     std::set<QueueEntry> calls;
   };
-  struct Timer {
-    double due;
-    std::uint64_t seq;
-    bool for_agent;
-    std::uint32_t ref;
-    bool operator>(const Timer& o) const { return due != o.due ? due > o.due : seq > o.seq; }
-  };
   struct Candidate {
     double score;
     double ready_since;
@@ -412,7 +406,13 @@ class Router {
   // time
   void begin(double now, std::vector<Offer>& out);
   void fire_timers(double now);
-  std::uint64_t start_timer(double due, bool for_agent, std::uint32_t ref);
+  std::uint64_t start_timer(double due, bool for_agent, std::uint32_t ref, int lane);
+  // Lanes of timers (timers.hpp) that are created in the order they fall due.
+  int offer_lane() const { return 0; }
+  int wrapup_lane(int plan) const { return 1 + plan; }
+  int step_lane(int plan, int step) const { return step_lanes_[plan] + step; }  // a call reaching `step`
+  // Lays out the lanes for the configuration and refills them from the agents' and calls' timers.
+  void rebuild_timers();
   // the rules
   void enqueue(CallRef call, double t);
   void make_ready(AgentRef agent, double t);
@@ -448,7 +448,8 @@ class Router {
   std::vector<Queue> queues_;
   std::unordered_map<QueueKey, int, QueueKeyHash> queue_index_;
   std::map<std::pair<int, std::vector<std::uint8_t>>, int> profile_index_;
-  mutable std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
+  mutable Timers timers_;
+  std::vector<int> step_lanes_;  // per plan: its first step's lane
   std::vector<PlanStats> tallies_;
   std::vector<Offer>* out_ = nullptr;
   Namer namer_;

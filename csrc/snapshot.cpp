@@ -327,10 +327,8 @@ void Router::restore_state(std::string_view blob, std::vector<std::string>& call
   for (AgentRef ref = 0; ref < agents_.size(); ++ref) {
     Agent& a = agents_[ref];
     if (a.state == AgentState::Ready) profiles_[a.profile].ready.insert({a.ready_since, ref});
-    if (a.timer) timers_.push(Timer{a.timer_due, a.timer, true, ref});
   }
-  for (CallRef ref = 0; ref < calls_.size(); ++ref)
-    if (calls_[ref].live && calls_[ref].timer) timers_.push(Timer{calls_[ref].timer_due, calls_[ref].timer, false, ref});
+  rebuild_timers();
   try {
     check_invariants();
   } catch (const std::logic_error& e) {
