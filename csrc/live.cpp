@@ -22,7 +22,7 @@ void Router::set_skills(AgentRef ref, std::optional<int> site, const std::option
   std::vector<std::uint8_t> levels = levels_of(new_site, held);
   begin(now, out);
   const bool ready = agent.state == AgentState::Ready;
-  if (ready) profiles_[agent.profile].ready.erase({agent.ready_since, ref});
+  if (ready) unlist_ready(ref);
   profiles_[agent.profile].members -= 1;
   agent.profile = profile_of(new_site, std::move(levels));
   profiles_[agent.profile].members += 1;
@@ -49,7 +49,7 @@ void Router::remove_agent(AgentRef ref, double now, std::vector<Offer>& out) {
     return "agent " + name(Entity::Agent, ref) + " is " + state_name(agent.state) + " with call " +
            name(Entity::Call, agent.call) + "; remove it once the call has ended";
   });
-  if (agent.state == AgentState::Ready) profiles_[agent.profile].ready.erase({agent.ready_since, ref});
+  if (agent.state == AgentState::Ready) unlist_ready(ref);
   agent.timer = 0;
   profiles_[agent.profile].members -= 1;
   agent.state = AgentState::Removed;
@@ -181,7 +181,7 @@ void Router::reconfigure(Config config, const std::vector<int>& plans, const std
     agent.preferred_queues.clear();
     agent.profile = profile_of(agent_profiles[ref].first, std::move(agent_profiles[ref].second));
     if (agent.state != AgentState::Removed) profiles_[agent.profile].members += 1;
-    if (agent.state == AgentState::Ready) profiles_[agent.profile].ready.insert({agent.ready_since, ref});
+    if (agent.state == AgentState::Ready) list_ready(ref);
   }
   std::vector<CallRef> waiting;
   for (CallRef ref = 0; ref < calls_.size(); ++ref) {

@@ -179,7 +179,7 @@ void Router::not_ready(AgentRef ref, double now, const std::string& reason, std:
   begin(now, out);
   require(agent.state != AgentState::Reserved && agent.state != AgentState::Busy,
           [&] { return "agent " + name(Entity::Agent, ref) + " is " + state_name(agent.state); });
-  if (agent.state == AgentState::Ready) profiles_[agent.profile].ready.erase({agent.ready_since, ref});
+  if (agent.state == AgentState::Ready) unlist_ready(ref);
   agent.timer = 0;
   agent.state = AgentState::NotReady;
   agent.since = now;
@@ -196,7 +196,7 @@ void Router::logout(AgentRef ref, double now, std::vector<Offer>& out) {
   require(agent.state == AgentState::Ready || agent.state == AgentState::NotReady ||
               agent.state == AgentState::Wrapup,
           [&] { return "agent " + name(Entity::Agent, ref) + " is " + state_name(agent.state); });
-  if (agent.state == AgentState::Ready) profiles_[agent.profile].ready.erase({agent.ready_since, ref});
+  if (agent.state == AgentState::Ready) unlist_ready(ref);
   agent.timer = 0;
   agent.state = AgentState::Offline;
   agent.since = now;
@@ -578,8 +578,24 @@ void Router::make_ready(AgentRef ref, double t) {
     leave_queue(calls_[call]);
     offer(call, ref, t, false);
   } else {
-    profile.ready.insert({agent.ready_since, ref});
+    list_ready(ref);
   }
+}
+
+void Router::list_ready(AgentRef ref) {
+  const Agent& agent = agents_[ref];
+  Profile& profile = profiles_[agent.profile];
+  if (profile.ready.empty())
+    for (int q : profile.queues) queues_[q].ready_profiles += 1;
+  profile.ready.insert({agent.ready_since, ref});
+}
+
+void Router::unlist_ready(AgentRef ref) {
+  const Agent& agent = agents_[ref];
+  Profile& profile = profiles_[agent.profile];
+  // (offer() unlists any ready agent: one that make_ready is offering a call was never listed)
+  if (profile.ready.erase({agent.ready_since, ref}) && profile.ready.empty())
+    for (int q : profile.queues) queues_[q].ready_profiles -= 1;
 }
 
 void Router::offer(CallRef ref, AgentRef agent_ref, double t, bool agent_chosen) {
@@ -591,7 +607,7 @@ void Router::offer(CallRef ref, AgentRef agent_ref, double t, bool agent_chosen)
                                   t - call.arrival, priority_terms(call, t),
                                   preferred ? ScoreTerms{} : score_terms(call, profiles_[agent.profile], agent.ready_since, t)});
   }
-  if (agent.state == AgentState::Ready) profiles_[agent.profile].ready.erase({agent.ready_since, agent_ref});
+  if (agent.state == AgentState::Ready) unlist_ready(agent_ref);
   call.state = CallState::Offered;
   call.since = t;
   call.agent = agent_ref;
@@ -670,6 +686,7 @@ int Router::queue_for(const Call& call) {
       for (std::size_t p = 0; p < profiles_.size(); ++p)
         if (admits(key, profiles_[p])) {
           queue.profiles.push_back(static_cast<int>(p));
+          queue.ready_profiles += !profiles_[p].ready.empty();
           profiles_[p].queues.push_back(id);
         }
     }
@@ -759,7 +776,9 @@ std::optional<Router::Candidate> Router::best_in_profile(const Call& call, const
 std::optional<Router::Candidate> Router::best_agent(const Call& call, const Queue& queue, double t) const {
   // Rule 2: the best-scoring ready agent among the profiles the call's queue admits.
   std::optional<Candidate> best;
+  if (queue.ready_profiles == 0) return best;
   for (int p : queue.profiles) {
+    if (profiles_[p].ready.empty()) continue;
     std::optional<Candidate> c = best_in_profile(call, profiles_[p], t);
     if (c && (!best || c->score > best->score ||
               (c->score == best->score && (c->ready_since < best->ready_since ||
@@ -798,6 +817,10 @@ void Router::check_invariants() const {
     if (agent.state == AgentState::Ready)
       for (int q : profiles_[agent.profile].queues) check(queues_[q].calls.empty(), "no waiting call admits a ready agent");
   }
+  for (const Queue& queue : queues_)
+    check(queue.ready_profiles == static_cast<int>(std::count_if(queue.profiles.begin(), queue.profiles.end(),
+                                                [&](int p) { return !profiles_[p].ready.empty(); })),
+          "a queue counts its profiles with a ready agent");
 }
 
 }  // namespace ccroute

@@ -361,6 +361,7 @@ class Router {
   struct Queue {  // waiting calls of one plan that the same agents admit
     QueueKey key;
     std::vector<int> profiles;  // profiles it admits (empty for a preferred-agent queue)
+    int ready_profiles = 0;     // of those, the ones with a ready agent: rule 2 looks no further when none
     std::set<QueueEntry> calls;
   };
   struct Candidate {
@@ -416,6 +417,9 @@ class Router {
   // the rules
   void enqueue(CallRef call, double t);
   void make_ready(AgentRef agent, double t);
+  // An agent joins or leaves its profile's ready list (the one place that changes it).
+  void list_ready(AgentRef agent);
+  void unlist_ready(AgentRef agent);
   void offer(CallRef call, AgentRef agent, double t, bool agent_chosen);
   void unoffer(CallRef call, double t, const char* reason);
   void leave_queue(Call& call);

@@ -326,7 +326,7 @@ void Router::restore_state(std::string_view blob, std::vector<std::string>& call
   events_ = events;
   for (AgentRef ref = 0; ref < agents_.size(); ++ref) {
     Agent& a = agents_[ref];
-    if (a.state == AgentState::Ready) profiles_[a.profile].ready.insert({a.ready_since, ref});
+    if (a.state == AgentState::Ready) list_ready(ref);
   }
   rebuild_timers();
   try {
