@@ -89,12 +89,12 @@ void Router::reprioritize(CallRef ref, std::optional<double> value, std::optiona
   require(call.state != CallState::Connected,
           [&] { return "call " + name(Entity::Call, ref) + " is connected; its priority no longer matters"; });
   const bool queued = call.queue != kNone;
-  if (queued) queues_[call.queue].calls.erase(entry(call, 0));
+  if (queued) queues_[call.queue].calls.erase(call.slot);
   call.spec.value = value.value_or(call.spec.value);
   call.spec.priority = priority.value_or(call.spec.priority);
   call.standing = standing_priority(call);
   call.rank = priority_rank(call);
-  if (queued) queues_[call.queue].calls.insert(entry(call, ref));  // same queue, same timer: only its place moves
+  if (queued) call.slot = queues_[call.queue].calls.insert(entry(call, ref)).first;  // same queue, same timer: only its place moves
   record(JournalOp::Reprioritize, now, [&](codec::Writer& w) {
     w.u64(call.order);
     w.u8(value.has_value());

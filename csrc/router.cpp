@@ -122,7 +122,7 @@ std::vector<std::uint8_t> Router::levels_of(int site, const std::vector<SkillLev
 int Router::profile_of(int site, std::vector<std::uint8_t> levels) {
   auto [it, is_new] = profile_index_.try_emplace({site, levels}, static_cast<int>(profiles_.size()));
   if (is_new) {
-    Profile profile{site, std::move(levels), 0, 0, {}, {}};
+    Profile profile{site, std::move(levels), 0, 0, {}, ReadySet(PoolAllocator<std::pair<double, AgentRef>>(pool_.get()))};
     profile.breadth =
         static_cast<int>(std::count_if(profile.levels.begin(), profile.levels.end(), [](auto l) { return l > 0; }));
     const int id = it->second;
@@ -545,7 +545,7 @@ void Router::enqueue(CallRef ref, double t) {
     offer(ref, best->agent, t, true);
     return;
   }
-  queues_[q].calls.insert(entry(call, ref));
+  call.slot = queues_[q].calls.insert(entry(call, ref)).first;
   call.queue = q;
   if (std::optional<double> start = next_phase_start(call))
     call.timer = start_timer(*start, false, ref, call.phase == kPreferred ? Timers::kNoLane : step_lane(call.spec.plan, call.phase + 1));
@@ -630,7 +630,7 @@ void Router::unoffer(CallRef ref, double t, const char* reason) {
 
 void Router::leave_queue(Call& call) {
   if (call.queue == kNone) return;
-  queues_[call.queue].calls.erase(entry(call, 0));
+  queues_[call.queue].calls.erase(call.slot);
   call.queue = kNone;
   call.timer = 0;
 }
@@ -678,7 +678,7 @@ int Router::queue_for(const Call& call) {
   const QueueKey key = key_for(call);
   auto [it, is_new] = queue_index_.try_emplace(key, static_cast<int>(queues_.size()));
   if (is_new) {
-    Queue queue{key, {}, {}};
+    Queue queue{key, {}, 0, QueueSet(PoolAllocator<QueueEntry>(pool_.get()))};
     const int id = it->second;
     if (key.phase == kPreferred) {
       agents_[key.sites_or_agent].preferred_queues.push_back(id);
@@ -799,6 +799,7 @@ void Router::check_invariants() const {
     const Call& call = calls_[ref];
     if (!call.live) continue;
     const bool queued = call.queue != kNone && queues_[call.queue].calls.count(entry(call, ref));
+    check(!queued || call.slot->call == ref, "a queued call knows its entry");
     check(queued == (call.state == CallState::Waiting), "a call is queued iff it is waiting");
     if (call.state != CallState::Waiting) {
       holding[call.agent] += 1;

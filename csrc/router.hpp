@@ -23,6 +23,7 @@
 #include "codec.hpp"
 #include "error.hpp"
 #include "journal.hpp"
+#include "pool.hpp"
 #include "timers.hpp"
 
 namespace ccroute {
@@ -299,13 +300,15 @@ class Router {
  private:
   static constexpr int kPreferred = -1;  // phase of a call waiting for its preferred agent
 
+  using ReadySet = std::set<std::pair<double, AgentRef>, std::less<std::pair<double, AgentRef>>,
+                            PoolAllocator<std::pair<double, AgentRef>>>;
   struct Profile {  // agents alike in site and skill levels: alike in every score term but idle
     int site;
     std::vector<std::uint8_t> levels;
     int breadth;
     int members = 0;                                    // agents (not removed) of this profile
     std::vector<int> queues;                            // queues admitting this profile
-    std::set<std::pair<double, AgentRef>> ready;        // (ready_since, agent), longest idle first
+    ReadySet ready;                                     // (ready_since, agent), longest idle first
     int level(int skill) const { return skill < static_cast<int>(levels.size()) ? levels[skill] : 0; }
   };
   struct Agent {
@@ -321,6 +324,18 @@ class Router {
     double timer_due = 0.0;
     std::vector<int> preferred_queues;
   };
+  struct QueueEntry {  // best first: higher rank, then earlier arrival, then earlier creation
+    double rank, arrival;
+    std::uint64_t order;
+    CallRef call;
+    double standing;  // the call's priority but for aging: comparing queue heads needs no call lookup
+    bool operator<(const QueueEntry& o) const {
+      if (rank != o.rank) return rank > o.rank;
+      if (arrival != o.arrival) return arrival < o.arrival;
+      return order < o.order;
+    }
+  };
+  using QueueSet = std::set<QueueEntry, std::less<QueueEntry>, PoolAllocator<QueueEntry>>;
   struct Call {
     CallSpec spec;
     std::optional<double> preferred_until;
@@ -332,6 +347,7 @@ class Router {
     int phase = 0;
     AgentRef agent = 0;
     int queue = kNone;
+    QueueSet::iterator slot;  // its entry in its queue, while queued
     double standing = 0.0;    // priority without the aging term, see standing_priority()
     double rank = 0.0;        // static part of the priority, see priority_rank()
     std::uint64_t timer = 0;  // next phase while waiting, offer time-out while offered
@@ -347,22 +363,11 @@ class Router {
   struct QueueKeyHash {
     std::size_t operator()(const QueueKey& k) const;
   };
-  struct QueueEntry {  // best first: higher rank, then earlier arrival, then earlier creation
-    double rank, arrival;
-    std::uint64_t order;
-    CallRef call;
-    double standing;  // the call's priority but for aging: comparing queue heads needs no call lookup
-    bool operator<(const QueueEntry& o) const {
-      if (rank != o.rank) return rank > o.rank;
-      if (arrival != o.arrival) return arrival < o.arrival;
-      return order < o.order;
-    }
-  };
   struct Queue {  // waiting calls of one plan that the same agents admit
     QueueKey key;
     std::vector<int> profiles;  // profiles it admits (empty for a preferred-agent queue)
     int ready_profiles = 0;     // of those, the ones with a ready agent: rule 2 looks no further when none
-    std::set<QueueEntry> calls;
+    QueueSet calls;
   };
   struct Candidate {
     double score;
@@ -445,6 +450,7 @@ class Router {
   bool competes(int queue, int other) const;
 
   Config config_;
+  std::unique_ptr<NodePool> pool_ = std::make_unique<NodePool>();  // before the sets drawing on it
   std::vector<Profile> profiles_;
   std::vector<Agent> agents_;
   std::vector<Call> calls_;

@@ -289,7 +289,7 @@ void Router::restore_state(std::string_view blob, std::vector<std::string>& call
     if (c.state == CallState::Waiting) {
       c.agent = 0;
       c.queue = queue_for(c);
-      queues_[c.queue].calls.insert(entry(c, ref));
+      c.slot = queues_[c.queue].calls.insert(entry(c, ref)).first;
     } else {
       if (c.agent >= agents_.size() || agents_[c.agent].call != kNoCall) r.fail("a call held by an unknown or busy agent");
       agents_[c.agent].call = ref;
