@@ -47,8 +47,8 @@ class Timers {
     leaves_ = 1;
     while (leaves_ < n_lanes + 1) leaves_ *= 2;
     fronts_.assign(leaves_, kEmpty);
-    tree_.assign(2 * leaves_, 0);
-    for (std::size_t i = 0; i < leaves_; ++i) tree_[leaves_ + i] = static_cast<std::uint32_t>(i);
+    tree_.assign(2 * leaves_, Match{kEmpty.due, kEmpty.seq, 0});
+    for (std::size_t i = 0; i < leaves_; ++i) tree_[leaves_ + i].leaf = static_cast<std::uint32_t>(i);
     for (std::size_t i = leaves_ - 1; i >= 1; --i) tree_[i] = tree_[2 * i];
   }
 
@@ -67,11 +67,11 @@ class Timers {
     if (heap_.front().seq == timer.seq) update(heap_leaf(), timer);
   }
 
-  bool empty() const { return fronts_[tree_[1]].seq == kEmpty.seq; }
+  bool empty() const { return tree_[1].seq == kEmpty.seq; }
   // The earliest timer; only when not empty.
-  const Timer& top() const { return fronts_[tree_[1]]; }
+  const Timer& top() const { return fronts_[tree_[1].leaf]; }
   void pop() {
-    const std::size_t leaf = tree_[1];
+    const std::size_t leaf = tree_[1].leaf;
     if (leaf == heap_leaf()) {
       std::pop_heap(heap_.begin(), heap_.end(), later);
       heap_.pop_back();
@@ -92,7 +92,7 @@ class Timers {
   // Bytes allocated, for memory accounting.
   std::size_t memory_bytes() const {
     std::size_t bytes = heap_.capacity() * sizeof(Timer) + lanes_.capacity() * sizeof(Lane) +
-                        fronts_.capacity() * sizeof(Timer) + tree_.capacity() * sizeof(std::uint32_t);
+                        fronts_.capacity() * sizeof(Timer) + tree_.capacity() * sizeof(Match);
     for (const Lane& l : lanes_) bytes += l.capacity * sizeof(Timer);
     return bytes;
   }
@@ -131,17 +131,25 @@ class Timers {
   // A leaf's front changed: replay the matches on its way to the root.
   void update(std::size_t leaf, const Timer& front) {
     fronts_[leaf] = front;
-    for (std::size_t i = (leaves_ + leaf) / 2; i >= 1; i /= 2) {
-      const std::uint32_t a = tree_[2 * i], b = tree_[2 * i + 1];
-      tree_[i] = fronts_[b] < fronts_[a] ? b : a;
+    std::size_t i = leaves_ + leaf;
+    tree_[i] = Match{front.due, front.seq, static_cast<std::uint32_t>(leaf)};
+    for (i /= 2; i >= 1; i /= 2) {
+      const Match& a = tree_[2 * i];
+      const Match& b = tree_[2 * i + 1];
+      tree_[i] = (b.due < a.due || (b.due == a.due && b.seq < a.seq)) ? b : a;
     }
   }
 
   std::vector<Lane> lanes_;
   std::vector<Timer> heap_;       // min-heap by (due, seq)
   std::size_t leaves_ = 1;        // a power of two > lanes: one leaf per lane, then the heap's
-  std::vector<Timer> fronts_;     // per leaf: its earliest timer, or kEmpty
-  std::vector<std::uint32_t> tree_;  // tree_[i]: the leaf with the earliest front under node i; leaves at [leaves_, 2 leaves_)
+  struct Match {  // the earliest front under a node of the tree: its (due, seq), and its leaf
+    double due;
+    std::uint64_t seq;
+    std::uint32_t leaf;
+  };
+  std::vector<Timer> fronts_;  // per leaf: its earliest timer, or kEmpty
+  std::vector<Match> tree_;    // tree_[1] the root, node i's children 2i and 2i + 1, leaves at [leaves_, 2 leaves_)
 };
 
 }  // namespace ccroute
