@@ -9,6 +9,19 @@
 #include <new>
 #include <vector>
 
+// Under AddressSanitizer every node comes from operator new, so that a node used after its
+// erase is still reported (a pool would hand it out again unnoticed).
+#if defined(__SANITIZE_ADDRESS__)
+#define CCROUTE_NODE_POOL 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CCROUTE_NODE_POOL 0
+#endif
+#endif
+#ifndef CCROUTE_NODE_POOL
+#define CCROUTE_NODE_POOL 1
+#endif
+
 namespace ccroute {
 
 class NodePool {
@@ -22,7 +35,7 @@ class NodePool {
   static constexpr std::size_t kChunk = 64 * 1024;
 
   void* allocate(std::size_t bytes) {
-    if (bytes > kLargest) return ::operator new(bytes);
+    if (!CCROUTE_NODE_POOL || bytes > kLargest) return ::operator new(bytes);
     const std::size_t size_class = (bytes + kGrain - 1) / kGrain;
     if (Free* block = free_[size_class]) {
       free_[size_class] = block->next;
@@ -41,7 +54,7 @@ class NodePool {
   }
 
   void deallocate(void* block, std::size_t bytes) {
-    if (bytes > kLargest) return ::operator delete(block);
+    if (!CCROUTE_NODE_POOL || bytes > kLargest) return ::operator delete(block);
     const std::size_t size_class = (bytes + kGrain - 1) / kGrain;
     free_[size_class] = new (block) Free{free_[size_class]};
   }
