@@ -71,7 +71,6 @@ void Router::transfer(CallRef ref, int plan, double now, std::vector<Offer>& out
   tallies_[plan].arrived += 1;
   call.spec.plan = plan;
   call.standing = standing_priority(call);
-  call.rank = priority_rank(call);
   const std::uint64_t order = call.order;
   enqueue(ref, now);
   record(JournalOp::Transfer, now, [&](codec::Writer& w) {
@@ -89,12 +88,11 @@ void Router::reprioritize(CallRef ref, std::optional<double> value, std::optiona
   require(call.state != CallState::Connected,
           [&] { return "call " + name(Entity::Call, ref) + " is connected; its priority no longer matters"; });
   const bool queued = call.queue != kNone;
-  if (queued) queues_[call.queue].calls.erase(call.slot);
+  if (queued) queue_erase(call);
   call.spec.value = value.value_or(call.spec.value);
   call.spec.priority = priority.value_or(call.spec.priority);
   call.standing = standing_priority(call);
-  call.rank = priority_rank(call);
-  if (queued) call.slot = queues_[call.queue].calls.insert(entry(call, ref)).first;  // same queue, same timer: only its place moves
+  if (queued) queue_insert(call.queue, call, ref);  // same queue, same timer: only its place moves
   record(JournalOp::Reprioritize, now, [&](codec::Writer& w) {
     w.u64(call.order);
     w.u8(value.has_value());
@@ -169,13 +167,15 @@ void Router::reconfigure(Config config, const std::vector<int>& plans, const std
     agent_profiles.emplace_back(std::max(sites[p.site], 0), p.levels);  // a removed agent's site may be gone
   }
   config_ = std::move(config);
+  lay_out_steps();
   tallies_ = std::move(tallies);
   config_tag_ = fingerprint(config_);
   config_document_ = document;
   profiles_.clear();
   profile_index_.clear();
   queues_.clear();
-  queue_index_.clear();
+  heads_.clear();
+  index_queues(16);
   for (AgentRef ref = 0; ref < agents_.size(); ++ref) {
     Agent& agent = agents_[ref];
     agent.preferred_queues.clear();
@@ -190,8 +190,7 @@ void Router::reconfigure(Config config, const std::vector<int>& plans, const std
     call.spec.plan = plans[call.spec.plan];
     if (call.spec.region != kNone) call.spec.region = regions[call.spec.region];
     call.standing = standing_priority(call);
-    call.rank = priority_rank(call);
-    call.queue = kNone;
+      call.queue = kNone;
     const int last_step = static_cast<int>(config_.plans[call.spec.plan].steps.size()) - 1;
     if (call.state == CallState::Waiting) {
       waiting.push_back(ref);

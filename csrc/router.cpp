@@ -90,6 +90,7 @@ Router::Router(Config config) : config_(std::move(config)), now_(-INFINITY) {
   skill_names_ = config_.skill_names;
   skill_names_.resize(config_.n_skills);
   config_tag_ = fingerprint(config_);
+  lay_out_steps();
   rebuild_timers();
 }
 
@@ -246,7 +247,6 @@ CallRef Router::arrive(const CallSpec& spec, double now, std::vector<Offer>& out
       agents_[spec.preferred_agent].state != AgentState::Offline)
     call.preferred_until = now + spec.preferred_wait;
   call.standing = standing_priority(call);
-  call.rank = priority_rank(call);
   tallies_[spec.plan].arrived += 1;
   const std::uint64_t order = call.order;
   enqueue(ref, now);
@@ -477,13 +477,40 @@ std::uint64_t Router::start_timer(double due, bool for_agent, std::uint32_t ref,
   return seq;
 }
 
-void Router::rebuild_timers() {
-  step_lanes_.clear();
-  int lanes = 1 + static_cast<int>(config_.plans.size());  // offer time-outs, wrap-ups per plan
+void Router::lay_out_steps() {
+  first_step_.clear();
+  steps_.clear();
   for (const PlanConfig& plan : config_.plans) {
-    step_lanes_.push_back(lanes);
-    lanes += static_cast<int>(plan.steps.size());
+    first_step_.push_back(static_cast<int>(steps_.size()));
+    for (const StepConfig& step : plan.steps) steps_.push_back(StepInfo{step.after, step.language_level, step.max_distance});
   }
+  tiers_.clear();
+  tier_start_.assign(1, 0);
+  for (int region = 0; region < config_.n_regions; ++region) {
+    std::vector<int> by_distance(config_.n_sites);
+    for (int site = 0; site < config_.n_sites; ++site) by_distance[site] = site;
+    std::sort(by_distance.begin(), by_distance.end(),
+              [&](int a, int b) { return distance(region, a) < distance(region, b); });
+    for (int site : by_distance) {
+      const int d = distance(region, site);
+      if (tiers_.size() == static_cast<std::size_t>(tier_start_.back()) || tiers_.back().distance != d)
+        tiers_.push_back(Tier{d, tiers_.size() == static_cast<std::size_t>(tier_start_.back()) ? 0 : tiers_.back().sites});
+      tiers_.back().sites |= std::uint64_t{1} << site;
+    }
+    tier_start_.push_back(static_cast<int>(tiers_.size()));
+  }
+}
+
+std::uint64_t Router::sites_within(int region, int max_distance) const {
+  if (region == kNone) return ~std::uint64_t{0} >> (kMaxSites - config_.n_sites);  // distance 0 to every site
+  std::uint64_t sites = 0;
+  for (int i = tier_start_[region]; i < tier_start_[region + 1] && tiers_[i].distance <= max_distance; ++i)
+    sites = tiers_[i].sites;
+  return sites;
+}
+
+void Router::rebuild_timers() {
+  const int lanes = 1 + static_cast<int>(config_.plans.size()) + static_cast<int>(steps_.size());  // offer time-outs, wrap-ups per plan, steps
   std::vector<std::pair<Timer, int>> pending;  // with the lane each would have been pushed to
   for (AgentRef ref = 0; ref < agents_.size(); ++ref)
     if (agents_[ref].timer) pending.push_back({Timer{agents_[ref].timer_due, agents_[ref].timer, ref, true}, Timers::kNoLane});
@@ -545,39 +572,40 @@ void Router::enqueue(CallRef ref, double t) {
     offer(ref, best->agent, t, true);
     return;
   }
-  call.slot = queues_[q].calls.insert(entry(call, ref)).first;
-  call.queue = q;
+  queue_insert(q, call, ref);
   if (std::optional<double> start = next_phase_start(call))
     call.timer = start_timer(*start, false, ref, call.phase == kPreferred ? Timers::kNoLane : step_lane(call.spec.plan, call.phase + 1));
 }
 
 void Router::make_ready(AgentRef ref, double t) {
   Agent& agent = agents_[ref];
-  agent.state = AgentState::Ready;
   agent.since = t;
   agent.call = kNoCall;
   agent.reason.clear();
-  Profile& profile = profiles_[agent.profile];
+  const Profile& profile = profiles_[agent.profile];
   // Rule 1: the waiting call with the highest priority(t) among the queues admitting the agent.
-  const QueueEntry* best = nullptr;
+  const QueueHead* best = nullptr;
+  int best_queue = kNone;
   double best_priority = 0.0;
   auto consider = [&](int q) {
-    if (queues_[q].calls.empty()) return;
-    const QueueEntry& top = *queues_[q].calls.begin();
-    const double p = priority(top, q, t);
+    const QueueHead& top = heads_[q];
+    if (top.order == QueueHead::kEmpty) return;
+    const double p = aged(top.standing, top.aging, top.arrival, t);
     if (!best || p > best_priority ||
         (p == best_priority && (top.arrival < best->arrival || (top.arrival == best->arrival && top.order < best->order)))) {
       best = &top;
+      best_queue = q;
       best_priority = p;
     }
   };
   for (int q : profile.queues) consider(q);
   for (int q : agent.preferred_queues) consider(q);
   if (best) {
-    const CallRef call = best->call;
+    const CallRef call = queues_[best_queue].calls.begin()->call;
     leave_queue(calls_[call]);
-    offer(call, ref, t, false);
+    offer(call, ref, t, false);  // the agent is reserved without ever being listed ready
   } else {
+    agent.state = AgentState::Ready;
     list_ready(ref);
   }
 }
@@ -593,7 +621,7 @@ void Router::list_ready(AgentRef ref) {
 void Router::unlist_ready(AgentRef ref) {
   const Agent& agent = agents_[ref];
   Profile& profile = profiles_[agent.profile];
-  // (offer() unlists any ready agent: one that make_ready is offering a call was never listed)
+  // (offer() unlists a ready agent; set_skills has unlisted the one it re-routes already)
   if (profile.ready.erase({agent.ready_since, ref}) && profile.ready.empty())
     for (int q : profile.queues) queues_[q].ready_profiles -= 1;
 }
@@ -630,9 +658,34 @@ void Router::unoffer(CallRef ref, double t, const char* reason) {
 
 void Router::leave_queue(Call& call) {
   if (call.queue == kNone) return;
-  queues_[call.queue].calls.erase(call.slot);
+  queue_erase(call);
   call.queue = kNone;
   call.timer = 0;
+}
+
+void Router::queue_insert(int q, Call& call, CallRef ref) {
+  call.queue = q;
+  call.slot = queues_[q].calls.insert(entry(call, ref)).first;
+  if (call.slot == queues_[q].calls.begin()) refresh_head(q);
+}
+
+void Router::queue_erase(Call& call) {
+  QueueSet& calls = queues_[call.queue].calls;
+  const bool head = call.slot == calls.begin();
+  calls.erase(call.slot);
+  if (head) refresh_head(call.queue);
+}
+
+void Router::refresh_head(int q) {
+  const QueueSet& calls = queues_[q].calls;
+  QueueHead& head = heads_[q];
+  if (calls.empty()) {
+    head.order = QueueHead::kEmpty;
+  } else {
+    head.standing = calls.begin()->standing;
+    head.arrival = calls.begin()->arrival;
+    head.order = calls.begin()->order;
+  }
 }
 
 void Router::release(CallRef ref) {
@@ -643,18 +696,19 @@ void Router::release(CallRef ref) {
 }
 
 int Router::phase_at(const Call& call, double t) const {
-  if (call.preferred_until && t < *call.preferred_until) return kPreferred;
-  const auto& steps = config_.plans[call.spec.plan].steps;
+  if (t < call.preferred_until) return kPreferred;  // false when it has no preferred turn (-inf)
+  const int first = first_step_[call.spec.plan];
+  const int n = static_cast<int>(config_.plans[call.spec.plan].steps.size());
   int phase = 0;
-  for (int i = 1; i < static_cast<int>(steps.size()); ++i)
-    if (call.arrival + steps[i].after <= t) phase = i;
+  for (int i = 1; i < n; ++i)
+    if (call.arrival + steps_[first + i].after <= t) phase = i;
   return phase;
 }
 
 std::optional<double> Router::next_phase_start(const Call& call) const {
-  if (call.phase == kPreferred) return call.preferred_until;
-  const auto& steps = config_.plans[call.spec.plan].steps;
-  if (call.phase + 1 < static_cast<int>(steps.size())) return call.arrival + steps[call.phase + 1].after;
+  if (call.phase == kPreferred) return call.preferred_until;  // it has one, or it would not be in that phase
+  if (call.phase + 1 < static_cast<int>(config_.plans[call.spec.plan].steps.size()))
+    return call.arrival + steps_[step_index(call.spec.plan, call.phase + 1)].after;
   return std::nullopt;
 }
 
@@ -663,23 +717,22 @@ Router::QueueKey Router::key_for(const Call& call) const {
   if (call.phase == kPreferred) {
     key.sites_or_agent = static_cast<std::uint64_t>(call.spec.preferred_agent);
   } else {
-    const StepConfig& step = config_.plans[call.spec.plan].steps[call.phase];
+    const StepInfo& step = steps_[step_index(call.spec.plan, call.phase)];
     if (step.language_level > 0) key.language = call.spec.language;
-    if (step.max_distance != kNone) {
-      key.sites_or_agent = 0;
-      for (int site = 0; site < config_.n_sites; ++site)
-        if (distance(call.spec.region, site) <= step.max_distance) key.sites_or_agent |= std::uint64_t{1} << site;
-    }
+    if (step.max_distance != kNone) key.sites_or_agent = sites_within(call.spec.region, step.max_distance);
   }
   return key;
 }
 
 int Router::queue_for(const Call& call) {
   const QueueKey key = key_for(call);
-  auto [it, is_new] = queue_index_.try_emplace(key, static_cast<int>(queues_.size()));
-  if (is_new) {
+  std::size_t mask = queue_slots_.size() - 1;
+  std::size_t i = QueueKeyHash{}(key) & mask;
+  for (; queue_slots_[i].queue != kNone; i = (i + 1) & mask)
+    if (queue_slots_[i].key == key) return queue_slots_[i].queue;
+  {
+    const int id = static_cast<int>(queues_.size());
     Queue queue{key, {}, 0, QueueSet(PoolAllocator<QueueEntry>(pool_.get()))};
-    const int id = it->second;
     if (key.phase == kPreferred) {
       agents_[key.sites_or_agent].preferred_queues.push_back(id);
     } else {
@@ -691,8 +744,21 @@ int Router::queue_for(const Call& call) {
         }
     }
     queues_.push_back(std::move(queue));
+    heads_.push_back(QueueHead{0.0, 0.0, config_.plans[key.plan].aging});
+    queue_slots_[i] = QueueSlot{key, id};
+    if (2 * queues_.size() > queue_slots_.size()) index_queues(2 * queue_slots_.size());
+    return id;
   }
-  return it->second;
+}
+
+void Router::index_queues(std::size_t slots) {
+  queue_slots_.assign(slots, QueueSlot{});
+  const std::size_t mask = slots - 1;
+  for (std::size_t q = 0; q < queues_.size(); ++q) {
+    std::size_t i = QueueKeyHash{}(queues_[q].key) & mask;
+    while (queue_slots_[i].queue != kNone) i = (i + 1) & mask;
+    queue_slots_[i] = QueueSlot{queues_[q].key, static_cast<int>(q)};
+  }
 }
 
 bool Router::admits(const QueueKey& key, const Profile& profile) const {
@@ -716,11 +782,11 @@ double Router::standing_priority(const Call& call) const {
 }
 
 double Router::priority(const Call& call, double t) const {
-  return call.standing + config_.plans[call.spec.plan].aging * (t - call.arrival);
+  return aged(call.standing, config_.plans[call.spec.plan].aging, call.arrival, t);
 }
 
 double Router::priority(const QueueEntry& head, int queue, double t) const {
-  return head.standing + config_.plans[queues_[queue].key.plan].aging * (t - head.arrival);
+  return aged(head.standing, config_.plans[queues_[queue].key.plan].aging, head.arrival, t);
 }
 
 // Within one queue every call shares the plan, so priority(t) differs from this rank by the
@@ -817,6 +883,16 @@ void Router::check_invariants() const {
     check(listed == (agent.state == AgentState::Ready), "an agent is listed ready iff it is ready");
     if (agent.state == AgentState::Ready)
       for (int q : profiles_[agent.profile].queues) check(queues_[q].calls.empty(), "no waiting call admits a ready agent");
+  }
+  check(heads_.size() == queues_.size(), "a head per queue");
+  for (std::size_t q = 0; q < queues_.size(); ++q) {
+    const QueueSet& calls = queues_[q].calls;
+    const QueueHead& head = heads_[q];
+    check(calls.empty() ? head.order == QueueHead::kEmpty
+                        : head.order == calls.begin()->order && head.standing == calls.begin()->standing &&
+                              head.arrival == calls.begin()->arrival,
+          "a queue's head is its best call");
+    check(head.aging == config_.plans[queues_[q].key.plan].aging, "a queue's head ages as its plan");
   }
   for (const Queue& queue : queues_)
     check(queue.ready_profiles == static_cast<int>(std::count_if(queue.profiles.begin(), queue.profiles.end(),

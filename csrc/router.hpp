@@ -336,22 +336,22 @@ class Router {
     }
   };
   using QueueSet = std::set<QueueEntry, std::less<QueueEntry>, PoolAllocator<QueueEntry>>;
-  struct Call {
-    CallSpec spec;
-    std::optional<double> preferred_until;
+  struct Call {  // what a step escalation reads first, together (one call may be ~2 cache lines)
     double arrival = 0.0;
-    double since = 0.0;  // when it entered its state
+    double standing = 0.0;    // priority without the aging term, see standing_priority()
     std::uint64_t order = 0;
+    std::uint64_t timer = 0;  // next phase while waiting, offer time-out while offered
+    QueueSet::iterator slot;  // its entry in its queue, while queued
+    double preferred_until = -INFINITY;  // end of its preferred agent's turn; -inf: none
+    int queue = kNone;
+    int phase = 0;
     CallState state = CallState::Waiting;
     bool live = false;
-    int phase = 0;
     AgentRef agent = 0;
-    int queue = kNone;
-    QueueSet::iterator slot;  // its entry in its queue, while queued
-    double standing = 0.0;    // priority without the aging term, see standing_priority()
-    double rank = 0.0;        // static part of the priority, see priority_rank()
-    std::uint64_t timer = 0;  // next phase while waiting, offer time-out while offered
+    CallSpec spec;
+    double since = 0.0;  // when it entered its state
     double timer_due = 0.0;
+    bool has_preferred_turn() const { return preferred_until != -INFINITY; }
   };
   struct QueueKey {
     int plan, phase, language;
@@ -368,6 +368,13 @@ class Router {
     std::vector<int> profiles;  // profiles it admits (empty for a preferred-agent queue)
     int ready_profiles = 0;     // of those, the ones with a ready agent: rule 2 looks no further when none
     QueueSet calls;
+  };
+  // What rule 1 reads of a queue's best call, kept apart from the queue in one dense array:
+  // an agent becoming ready looks at the heads of all the queues admitting it.
+  struct QueueHead {
+    static constexpr std::uint64_t kEmpty = ~std::uint64_t{0};
+    double standing, arrival, aging;
+    std::uint64_t order = kEmpty;  // kEmpty: the queue is empty
   };
   struct Candidate {
     double score;
@@ -416,7 +423,14 @@ class Router {
   // Lanes of timers (timers.hpp) that are created in the order they fall due.
   int offer_lane() const { return 0; }
   int wrapup_lane(int plan) const { return 1 + plan; }
-  int step_lane(int plan, int step) const { return step_lanes_[plan] + step; }  // a call reaching `step`
+  int step_lane(int plan, int step) const {  // a call reaching `step`
+    return 1 + static_cast<int>(config_.plans.size()) + step_index(plan, step);
+  }
+  int step_index(int plan, int step) const { return first_step_[plan] + step; }
+  // The dense tables below, from the configuration.
+  void lay_out_steps();
+  // Sites within `max_distance` of `region` (kNone: any site).
+  std::uint64_t sites_within(int region, int max_distance) const;
   // Lays out the lanes for the configuration and refills them from the agents' and calls' timers.
   void rebuild_timers();
   // the rules
@@ -428,17 +442,25 @@ class Router {
   void offer(CallRef call, AgentRef agent, double t, bool agent_chosen);
   void unoffer(CallRef call, double t, const char* reason);
   void leave_queue(Call& call);
+  // A call joins queue `q`, or leaves its queue: the one place that changes a queue's calls.
+  void queue_insert(int q, Call& call, CallRef ref);
+  void queue_erase(Call& call);
+  void refresh_head(int q);
   void release(CallRef call);
   int phase_at(const Call& call, double t) const;
   std::optional<double> next_phase_start(const Call& call) const;
   QueueKey key_for(const Call& call) const;
   int queue_for(const Call& call);
+  void index_queues(std::size_t slots);  // rebuilds queue_slots_ with this many slots
   bool admits(const QueueKey& key, const Profile& profile) const;
   int distance(int region, int site) const;
   double standing_priority(const Call& call) const;
   double priority(const Call& call, double t) const;
   double priority(const QueueEntry& head, int queue, double t) const;
-  static QueueEntry entry(const Call& call, CallRef ref) { return {call.rank, call.arrival, call.order, ref, call.standing}; }
+  static double aged(double standing, double aging, double arrival, double t) { return standing + aging * (t - arrival); }
+  QueueEntry entry(const Call& call, CallRef ref) const {
+    return {priority_rank(call), call.arrival, call.order, ref, call.standing};
+  }
   double priority_rank(const Call& call) const;
   std::optional<Candidate> best_agent(const Call& call, const Queue& queue, double t) const;
   std::optional<Candidate> best_in_profile(const Call& call, const Profile& profile, double t) const;
@@ -456,10 +478,31 @@ class Router {
   std::vector<Call> calls_;
   std::vector<CallRef> free_calls_;
   std::vector<Queue> queues_;
-  std::unordered_map<QueueKey, int, QueueKeyHash> queue_index_;
+  std::vector<QueueHead> heads_;  // per queue
   std::map<std::pair<int, std::vector<std::uint8_t>>, int> profile_index_;
   mutable Timers timers_;
-  std::vector<int> step_lanes_;  // per plan: its first step's lane
+  // What the rules read of a plan step on every escalation, by step_index: dense, unlike the
+  // StepConfigs with their vectors.
+  struct StepInfo {
+    double after;
+    int language_level, max_distance;
+  };
+  std::vector<int> first_step_;  // per plan: step_index of its first step
+  std::vector<StepInfo> steps_;
+  // Per region, its distance tiers ascending, each with the sites at that distance or nearer:
+  // tiers_[tier_start_[r] .. tier_start_[r + 1]).
+  struct Tier {
+    int distance;
+    std::uint64_t sites;
+  };
+  std::vector<Tier> tiers_;
+  std::vector<int> tier_start_;
+  // Queues by key: open addressing, linear probing (a queue is never removed but by reconfigure).
+  struct QueueSlot {
+    QueueKey key;
+    int queue = kNone;  // kNone: free
+  };
+  std::vector<QueueSlot> queue_slots_ = std::vector<QueueSlot>(16);  // a power of two in size, at most half full
   std::vector<PlanStats> tallies_;
   std::vector<Offer>* out_ = nullptr;
   Namer namer_;
