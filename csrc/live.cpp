@@ -22,7 +22,7 @@ void Router::set_skills(AgentRef ref, std::optional<int> site, const std::option
   std::vector<std::uint8_t> levels = levels_of(new_site, held);
   begin(now, out);
   const bool ready = agent.state == AgentState::Ready;
-  if (ready) profiles_[agent.profile].ready.erase({agent.ready_since, ref});
+  if (ready) unlist_ready(ref);
   profiles_[agent.profile].members -= 1;
   agent.profile = profile_of(new_site, std::move(levels));
   profiles_[agent.profile].members += 1;
@@ -49,7 +49,7 @@ void Router::remove_agent(AgentRef ref, double now, std::vector<Offer>& out) {
     return "agent " + name(Entity::Agent, ref) + " is " + state_name(agent.state) + " with call " +
            name(Entity::Call, agent.call) + "; remove it once the call has ended";
   });
-  if (agent.state == AgentState::Ready) profiles_[agent.profile].ready.erase({agent.ready_since, ref});
+  if (agent.state == AgentState::Ready) unlist_ready(ref);
   agent.timer = 0;
   profiles_[agent.profile].members -= 1;
   agent.state = AgentState::Removed;
@@ -71,7 +71,6 @@ void Router::transfer(CallRef ref, int plan, double now, std::vector<Offer>& out
   tallies_[plan].arrived += 1;
   call.spec.plan = plan;
   call.standing = standing_priority(call);
-  call.rank = priority_rank(call);
   const std::uint64_t order = call.order;
   enqueue(ref, now);
   record(JournalOp::Transfer, now, [&](codec::Writer& w) {
@@ -89,12 +88,11 @@ void Router::reprioritize(CallRef ref, std::optional<double> value, std::optiona
   require(call.state != CallState::Connected,
           [&] { return "call " + name(Entity::Call, ref) + " is connected; its priority no longer matters"; });
   const bool queued = call.queue != kNone;
-  if (queued) queues_[call.queue].calls.erase(entry(call, 0));
+  if (queued) queue_erase(call);
   call.spec.value = value.value_or(call.spec.value);
   call.spec.priority = priority.value_or(call.spec.priority);
   call.standing = standing_priority(call);
-  call.rank = priority_rank(call);
-  if (queued) queues_[call.queue].calls.insert(entry(call, ref));  // same queue, same timer: only its place moves
+  if (queued) queue_insert(call.queue, call, ref);  // same queue, same timer: only its place moves
   record(JournalOp::Reprioritize, now, [&](codec::Writer& w) {
     w.u64(call.order);
     w.u8(value.has_value());
@@ -172,6 +170,7 @@ void Router::reconfigure(Config config, const std::vector<int>& plans, const std
     agent_profiles.emplace_back(std::max(sites[p.site], 0), p.levels);  // a removed agent's site may be gone
   }
   config_ = std::move(config);
+  lay_out_steps();
   tallies_ = std::move(tallies);
   site_tallies_ = std::move(site_tallies);
   config_tag_ = fingerprint(config_);
@@ -179,13 +178,14 @@ void Router::reconfigure(Config config, const std::vector<int>& plans, const std
   profiles_.clear();
   profile_index_.clear();
   queues_.clear();
-  queue_index_.clear();
+  heads_.clear();
+  index_queues(16);
   for (AgentRef ref = 0; ref < agents_.size(); ++ref) {
     Agent& agent = agents_[ref];
     agent.preferred_queues.clear();
     agent.profile = profile_of(agent_profiles[ref].first, std::move(agent_profiles[ref].second));
     if (agent.state != AgentState::Removed) profiles_[agent.profile].members += 1;
-    if (agent.state == AgentState::Ready) profiles_[agent.profile].ready.insert({agent.ready_since, ref});
+    if (agent.state == AgentState::Ready) list_ready(ref);
   }
   std::vector<CallRef> waiting;
   for (CallRef ref = 0; ref < calls_.size(); ++ref) {
@@ -194,12 +194,16 @@ void Router::reconfigure(Config config, const std::vector<int>& plans, const std
     call.spec.plan = plans[call.spec.plan];
     if (call.spec.region != kNone) call.spec.region = regions[call.spec.region];
     call.standing = standing_priority(call);
-    call.rank = priority_rank(call);
-    call.queue = kNone;
+      call.queue = kNone;
     const int last_step = static_cast<int>(config_.plans[call.spec.plan].steps.size()) - 1;
-    if (call.state == CallState::Waiting) waiting.push_back(ref);
-    else call.phase = std::min(call.phase, last_step);  // an offered call keeps its step while it rings
+    if (call.state == CallState::Waiting) {
+      waiting.push_back(ref);
+      call.timer = 0;  // its steps are those of its new plan: enqueue starts its timer again
+    } else {
+      call.phase = std::min(call.phase, last_step);  // an offered call keeps its step while it rings
+    }
   }
+  rebuild_timers();  // the lanes are laid out by plan and step
   // Rule 1's order: the most urgent call first takes the agent that fits it best.
   std::sort(waiting.begin(), waiting.end(), [&](CallRef a, CallRef b) {
     const Call& x = calls_[a];

@@ -3,9 +3,9 @@
 // The counts are exact (capacities, node counts); what each allocation costs the allocator is
 // modelled, for libstdc++ on glibc, x86-64/aarch64 (the build the README measures):
 //  * malloc: a block of n bytes takes n + 8 (its size field) rounded up to 16, at least 32;
-//  * std::set / std::map node: 32 bytes (colour and three links) before the value;
-//  * std::unordered_map node: a next link, the value, and the cached hash (libstdc++ caches it
-//    for a hash that is not noexcept, as QueueKeyHash); its buckets: one pointer each;
+//  * std::set / std::map node: 32 bytes (colour and three links) before the value; the sets of
+//    waiting calls and ready agents take theirs from the router's NodePool (csrc/pool.hpp):
+//    no malloc header, rounded to 8 bytes; what the pool holds beyond them counts as other;
 //  * std::string: on the heap only past its in-place capacity (15 characters on libstdc++).
 // The allocator's free lists, fragmentation and page rounding are not counted: peak and
 // resident memory (bench/cpp/bench_memory.cpp) are the truth this is compared with.
@@ -13,13 +13,13 @@
 // Whoever changes the router's containers changes the part here that counts them.
 #include <algorithm>
 
+#include "pool.hpp"
 #include "router.hpp"
 
 namespace ccroute {
 namespace {
 
 constexpr std::size_t kTreeNodeHeader = 32;  // libstdc++ _Rb_tree_node_base
-constexpr std::size_t kHashNodeLink = sizeof(void*);
 
 // What malloc takes for a request of n bytes (glibc, 64-bit).
 std::size_t heap_block(std::size_t n) {
@@ -43,19 +43,12 @@ std::size_t tree_bytes(const Tree& tree) {
   return tree.size() * heap_block(kTreeNodeHeader + sizeof(typename Tree::value_type));
 }
 
-template <class Map>
-std::size_t hash_map_bytes(const Map& map) {
-  const std::size_t node = kHashNodeLink + sizeof(typename Map::value_type) + sizeof(std::size_t);
-  return heap_block(map.bucket_count() * sizeof(void*)) + map.size() * heap_block(node);
-}
-
-// The vector under a priority queue (a protected member: reached through a derived class).
-template <class Queue>
-const typename Queue::container_type& container_of(const Queue& queue) {
-  struct Open : Queue {
-    static const typename Queue::container_type& of(const Queue& q) { return q.*&Open::c; }
-  };
-  return Open::of(queue);
+// The same for a set whose nodes come from the NodePool.
+template <class Tree>
+std::size_t pooled_tree_bytes(const Tree& tree) {
+  if (!CCROUTE_NODE_POOL) return tree_bytes(tree);
+  const std::size_t node = kTreeNodeHeader + sizeof(typename Tree::value_type);
+  return tree.size() * ((node + NodePool::kGrain - 1) / NodePool::kGrain * NodePool::kGrain);
 }
 
 std::size_t config_bytes(const Config& config) {
@@ -74,25 +67,33 @@ MemoryUse Router::memory_use() const {
   MemoryUse use;
   use.calls = vector_bytes(calls_) + vector_bytes(free_calls_);  // a Call holds no heap of its own
 
-  use.queues = vector_bytes(queues_) + hash_map_bytes(queue_index_);
-  for (const Queue& queue : queues_) use.queues += vector_bytes(queue.profiles) + tree_bytes(queue.calls);
+  use.queues = vector_bytes(queues_) + vector_bytes(heads_) + vector_bytes(queue_slots_);
+  std::size_t pooled = 0;  // bytes of the pool's nodes in use
+  for (const Queue& queue : queues_) {
+    use.queues += vector_bytes(queue.profiles) + pooled_tree_bytes(queue.calls);
+    pooled += pooled_tree_bytes(queue.calls);
+  }
 
   use.agents = vector_bytes(agents_);
   for (const Agent& agent : agents_)
     use.agents += string_bytes(agent.key) + string_bytes(agent.reason) + vector_bytes(agent.preferred_queues);
 
   use.profiles = vector_bytes(profiles_) + tree_bytes(profile_index_);
-  for (const Profile& profile : profiles_)
-    use.profiles += vector_bytes(profile.levels) + vector_bytes(profile.queues) + tree_bytes(profile.ready);
+  for (const Profile& profile : profiles_) {
+    use.profiles += vector_bytes(profile.levels) + vector_bytes(profile.queues) + pooled_tree_bytes(profile.ready);
+    pooled += pooled_tree_bytes(profile.ready);
+  }
   for (const auto& [key, profile] : profile_index_) use.profiles += vector_bytes(key.second);  // a copy of the levels
 
-  use.timers = vector_bytes(container_of(timers_));
+  use.timers = timers_.memory_bytes();
 
   use.other = sizeof(Router) + config_bytes(config_) + vector_bytes(tallies_) + vector_bytes(site_tallies_) +
-              vector_bytes(skill_names_) +
+              vector_bytes(skill_names_) + vector_bytes(first_step_) + vector_bytes(steps_) + vector_bytes(tiers_) +
+              vector_bytes(tier_start_) +
               string_bytes(config_tag_) + string_bytes(config_document_) + string_bytes(record_) +
               vector_bytes(decisions_);
   for (const std::string& name : skill_names_) use.other += string_bytes(name);
+  if (CCROUTE_NODE_POOL) use.other += pool_->memory_bytes() - std::min(pooled, pool_->memory_bytes());  // nodes free
   if (journal_) use.other += heap_block(sizeof(Journal)) + string_bytes(journal_->path());  // its file map is page cache
   return use;
 }

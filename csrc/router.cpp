@@ -91,6 +91,8 @@ Router::Router(Config config) : config_(std::move(config)), now_(-INFINITY) {
   skill_names_ = config_.skill_names;
   skill_names_.resize(config_.n_skills);
   config_tag_ = fingerprint(config_);
+  lay_out_steps();
+  rebuild_timers();
 }
 
 SkillRef Router::add_skill(std::string_view name) {
@@ -122,7 +124,7 @@ std::vector<std::uint8_t> Router::levels_of(int site, const std::vector<SkillLev
 int Router::profile_of(int site, std::vector<std::uint8_t> levels) {
   auto [it, is_new] = profile_index_.try_emplace({site, levels}, static_cast<int>(profiles_.size()));
   if (is_new) {
-    Profile profile{site, std::move(levels), 0, 0, {}, {}};
+    Profile profile{site, std::move(levels), 0, 0, {}, ReadySet(PoolAllocator<std::pair<double, AgentRef>>(pool_.get()))};
     profile.breadth =
         static_cast<int>(std::count_if(profile.levels.begin(), profile.levels.end(), [](auto l) { return l > 0; }));
     const int id = it->second;
@@ -179,7 +181,7 @@ void Router::not_ready(AgentRef ref, double now, const std::string& reason, std:
   begin(now, out);
   require(agent.state != AgentState::Reserved && agent.state != AgentState::Busy,
           [&] { return "agent " + name(Entity::Agent, ref) + " is " + state_name(agent.state); });
-  if (agent.state == AgentState::Ready) profiles_[agent.profile].ready.erase({agent.ready_since, ref});
+  if (agent.state == AgentState::Ready) unlist_ready(ref);
   agent.timer = 0;
   agent.state = AgentState::NotReady;
   agent.since = now;
@@ -196,7 +198,7 @@ void Router::logout(AgentRef ref, double now, std::vector<Offer>& out) {
   require(agent.state == AgentState::Ready || agent.state == AgentState::NotReady ||
               agent.state == AgentState::Wrapup,
           [&] { return "agent " + name(Entity::Agent, ref) + " is " + state_name(agent.state); });
-  if (agent.state == AgentState::Ready) profiles_[agent.profile].ready.erase({agent.ready_since, ref});
+  if (agent.state == AgentState::Ready) unlist_ready(ref);
   agent.timer = 0;
   agent.state = AgentState::Offline;
   agent.since = now;
@@ -246,7 +248,6 @@ CallRef Router::arrive(const CallSpec& spec, double now, std::vector<Offer>& out
       agents_[spec.preferred_agent].state != AgentState::Offline)
     call.preferred_until = now + spec.preferred_wait;
   call.standing = standing_priority(call);
-  call.rank = priority_rank(call);
   tallies_[spec.plan].arrived += 1;
   const std::uint64_t order = call.order;
   enqueue(ref, now);
@@ -342,7 +343,7 @@ void Router::hangup(CallRef ref, double now, std::vector<Offer>& out) {
   if (wrapup > 0) {
     agent.state = AgentState::Wrapup;
     agent.since = now;
-    agent.timer = start_timer(now + wrapup, true, agent_ref);
+    agent.timer = start_timer(now + wrapup, true, agent_ref, wrapup_lane(plan));
   } else {
     agent.ready_since = now;
     make_ready(agent_ref, now);
@@ -479,11 +480,63 @@ void Router::begin(double now, std::vector<Offer>& out) {
   fire_timers(now);
 }
 
-std::uint64_t Router::start_timer(double due, bool for_agent, std::uint32_t ref) {
+std::uint64_t Router::start_timer(double due, bool for_agent, std::uint32_t ref, int lane) {
   const std::uint64_t seq = ++timers_created_;
-  timers_.push(Timer{due, seq, for_agent, ref});
+  timers_.push(Timer{due, seq, ref, for_agent}, lane);
   (for_agent ? agents_[ref].timer_due : calls_[ref].timer_due) = due;
   return seq;
+}
+
+void Router::lay_out_steps() {
+  first_step_.clear();
+  steps_.clear();
+  for (const PlanConfig& plan : config_.plans) {
+    first_step_.push_back(static_cast<int>(steps_.size()));
+    for (const StepConfig& step : plan.steps) steps_.push_back(StepInfo{step.after, step.language_level, step.max_distance});
+  }
+  tiers_.clear();
+  tier_start_.assign(1, 0);
+  for (int region = 0; region < config_.n_regions; ++region) {
+    std::vector<int> by_distance(config_.n_sites);
+    for (int site = 0; site < config_.n_sites; ++site) by_distance[site] = site;
+    std::sort(by_distance.begin(), by_distance.end(),
+              [&](int a, int b) { return distance(region, a) < distance(region, b); });
+    for (int site : by_distance) {
+      const int d = distance(region, site);
+      if (tiers_.size() == static_cast<std::size_t>(tier_start_.back()) || tiers_.back().distance != d)
+        tiers_.push_back(Tier{d, tiers_.size() == static_cast<std::size_t>(tier_start_.back()) ? 0 : tiers_.back().sites});
+      tiers_.back().sites |= std::uint64_t{1} << site;
+    }
+    tier_start_.push_back(static_cast<int>(tiers_.size()));
+  }
+}
+
+std::uint64_t Router::sites_within(int region, int max_distance) const {
+  if (region == kNone) return ~std::uint64_t{0} >> (kMaxSites - config_.n_sites);  // distance 0 to every site
+  std::uint64_t sites = 0;
+  for (int i = tier_start_[region]; i < tier_start_[region + 1] && tiers_[i].distance <= max_distance; ++i)
+    sites = tiers_[i].sites;
+  return sites;
+}
+
+void Router::rebuild_timers() {
+  const int lanes = 1 + static_cast<int>(config_.plans.size()) + static_cast<int>(steps_.size());  // offer time-outs, wrap-ups per plan, steps
+  std::vector<std::pair<Timer, int>> pending;  // with the lane each would have been pushed to
+  for (AgentRef ref = 0; ref < agents_.size(); ++ref)
+    if (agents_[ref].timer) pending.push_back({Timer{agents_[ref].timer_due, agents_[ref].timer, ref, true}, Timers::kNoLane});
+  for (CallRef ref = 0; ref < calls_.size(); ++ref) {
+    const Call& call = calls_[ref];
+    if (!call.live || !call.timer) continue;
+    const bool next_step = call.phase != kPreferred &&
+                           call.phase + 1 < static_cast<int>(config_.plans[call.spec.plan].steps.size());
+    const int lane = call.state == CallState::Offered ? offer_lane()
+                     : next_step                      ? step_lane(call.spec.plan, call.phase + 1)
+                                                      : Timers::kNoLane;  // a preferred-agent wait
+    pending.push_back({Timer{call.timer_due, call.timer, ref, false}, lane});
+  }
+  std::sort(pending.begin(), pending.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  timers_.reset(static_cast<std::size_t>(lanes));
+  for (const auto& [timer, lane] : pending) timers_.push(timer, lane);
 }
 
 void Router::fire_timers(double now) {
@@ -529,40 +582,58 @@ void Router::enqueue(CallRef ref, double t) {
     offer(ref, best->agent, t, true);
     return;
   }
-  queues_[q].calls.insert(entry(call, ref));
-  call.queue = q;
-  if (std::optional<double> start = next_phase_start(call)) call.timer = start_timer(*start, false, ref);
+  queue_insert(q, call, ref);
+  if (std::optional<double> start = next_phase_start(call))
+    call.timer = start_timer(*start, false, ref, call.phase == kPreferred ? Timers::kNoLane : step_lane(call.spec.plan, call.phase + 1));
 }
 
 void Router::make_ready(AgentRef ref, double t) {
   Agent& agent = agents_[ref];
-  agent.state = AgentState::Ready;
   agent.since = t;
   agent.call = kNoCall;
   agent.reason.clear();
-  Profile& profile = profiles_[agent.profile];
+  const Profile& profile = profiles_[agent.profile];
   // Rule 1: the waiting call with the highest priority(t) among the queues admitting the agent.
-  const QueueEntry* best = nullptr;
+  const QueueHead* best = nullptr;
+  int best_queue = kNone;
   double best_priority = 0.0;
   auto consider = [&](int q) {
-    if (queues_[q].calls.empty()) return;
-    const QueueEntry& top = *queues_[q].calls.begin();
-    const double p = priority(top, q, t);
+    const QueueHead& top = heads_[q];
+    if (top.order == QueueHead::kEmpty) return;
+    const double p = aged(top.standing, top.aging, top.arrival, t);
     if (!best || p > best_priority ||
         (p == best_priority && (top.arrival < best->arrival || (top.arrival == best->arrival && top.order < best->order)))) {
       best = &top;
+      best_queue = q;
       best_priority = p;
     }
   };
   for (int q : profile.queues) consider(q);
   for (int q : agent.preferred_queues) consider(q);
   if (best) {
-    const CallRef call = best->call;
+    const CallRef call = queues_[best_queue].calls.begin()->call;
     leave_queue(calls_[call]);
-    offer(call, ref, t, false);
+    offer(call, ref, t, false);  // the agent is reserved without ever being listed ready
   } else {
-    profile.ready.insert({agent.ready_since, ref});
+    agent.state = AgentState::Ready;
+    list_ready(ref);
   }
+}
+
+void Router::list_ready(AgentRef ref) {
+  const Agent& agent = agents_[ref];
+  Profile& profile = profiles_[agent.profile];
+  if (profile.ready.empty())
+    for (int q : profile.queues) queues_[q].ready_profiles += 1;
+  profile.ready.insert({agent.ready_since, ref});
+}
+
+void Router::unlist_ready(AgentRef ref) {
+  const Agent& agent = agents_[ref];
+  Profile& profile = profiles_[agent.profile];
+  // (offer() unlists a ready agent; set_skills has unlisted the one it re-routes already)
+  if (profile.ready.erase({agent.ready_since, ref}) && profile.ready.empty())
+    for (int q : profile.queues) queues_[q].ready_profiles -= 1;
 }
 
 void Router::offer(CallRef ref, AgentRef agent_ref, double t, bool agent_chosen) {
@@ -574,14 +645,14 @@ void Router::offer(CallRef ref, AgentRef agent_ref, double t, bool agent_chosen)
                                   t - call.arrival, priority_terms(call, t),
                                   preferred ? ScoreTerms{} : score_terms(call, profiles_[agent.profile], agent.ready_since, t)});
   }
-  if (agent.state == AgentState::Ready) profiles_[agent.profile].ready.erase({agent.ready_since, agent_ref});
+  if (agent.state == AgentState::Ready) unlist_ready(agent_ref);
   call.state = CallState::Offered;
   call.since = t;
   call.agent = agent_ref;
   agent.state = AgentState::Reserved;
   agent.since = t;
   agent.call = ref;
-  call.timer = config_.offer_timeout ? start_timer(t + *config_.offer_timeout, false, ref) : 0;
+  call.timer = config_.offer_timeout ? start_timer(t + *config_.offer_timeout, false, ref, offer_lane()) : 0;
   out_->push_back(Offer{ref, agent_ref, t});
 }
 
@@ -597,9 +668,34 @@ void Router::unoffer(CallRef ref, double t, const char* reason) {
 
 void Router::leave_queue(Call& call) {
   if (call.queue == kNone) return;
-  queues_[call.queue].calls.erase(entry(call, 0));
+  queue_erase(call);
   call.queue = kNone;
   call.timer = 0;
+}
+
+void Router::queue_insert(int q, Call& call, CallRef ref) {
+  call.queue = q;
+  call.slot = queues_[q].calls.insert(entry(call, ref)).first;
+  if (call.slot == queues_[q].calls.begin()) refresh_head(q);
+}
+
+void Router::queue_erase(Call& call) {
+  QueueSet& calls = queues_[call.queue].calls;
+  const bool head = call.slot == calls.begin();
+  calls.erase(call.slot);
+  if (head) refresh_head(call.queue);
+}
+
+void Router::refresh_head(int q) {
+  const QueueSet& calls = queues_[q].calls;
+  QueueHead& head = heads_[q];
+  if (calls.empty()) {
+    head.order = QueueHead::kEmpty;
+  } else {
+    head.standing = calls.begin()->standing;
+    head.arrival = calls.begin()->arrival;
+    head.order = calls.begin()->order;
+  }
 }
 
 void Router::release(CallRef ref) {
@@ -610,18 +706,19 @@ void Router::release(CallRef ref) {
 }
 
 int Router::phase_at(const Call& call, double t) const {
-  if (call.preferred_until && t < *call.preferred_until) return kPreferred;
-  const auto& steps = config_.plans[call.spec.plan].steps;
+  if (t < call.preferred_until) return kPreferred;  // false when it has no preferred turn (-inf)
+  const int first = first_step_[call.spec.plan];
+  const int n = static_cast<int>(config_.plans[call.spec.plan].steps.size());
   int phase = 0;
-  for (int i = 1; i < static_cast<int>(steps.size()); ++i)
-    if (call.arrival + steps[i].after <= t) phase = i;
+  for (int i = 1; i < n; ++i)
+    if (call.arrival + steps_[first + i].after <= t) phase = i;
   return phase;
 }
 
 std::optional<double> Router::next_phase_start(const Call& call) const {
-  if (call.phase == kPreferred) return call.preferred_until;
-  const auto& steps = config_.plans[call.spec.plan].steps;
-  if (call.phase + 1 < static_cast<int>(steps.size())) return call.arrival + steps[call.phase + 1].after;
+  if (call.phase == kPreferred) return call.preferred_until;  // it has one, or it would not be in that phase
+  if (call.phase + 1 < static_cast<int>(config_.plans[call.spec.plan].steps.size()))
+    return call.arrival + steps_[step_index(call.spec.plan, call.phase + 1)].after;
   return std::nullopt;
 }
 
@@ -630,35 +727,48 @@ Router::QueueKey Router::key_for(const Call& call) const {
   if (call.phase == kPreferred) {
     key.sites_or_agent = static_cast<std::uint64_t>(call.spec.preferred_agent);
   } else {
-    const StepConfig& step = config_.plans[call.spec.plan].steps[call.phase];
+    const StepInfo& step = steps_[step_index(call.spec.plan, call.phase)];
     if (step.language_level > 0) key.language = call.spec.language;
-    if (step.max_distance != kNone) {
-      key.sites_or_agent = 0;
-      for (int site = 0; site < config_.n_sites; ++site)
-        if (distance(call.spec.region, site) <= step.max_distance) key.sites_or_agent |= std::uint64_t{1} << site;
-    }
+    if (step.max_distance != kNone) key.sites_or_agent = sites_within(call.spec.region, step.max_distance);
   }
   return key;
 }
 
 int Router::queue_for(const Call& call) {
   const QueueKey key = key_for(call);
-  auto [it, is_new] = queue_index_.try_emplace(key, static_cast<int>(queues_.size()));
-  if (is_new) {
-    Queue queue{key, {}, {}};
-    const int id = it->second;
+  std::size_t mask = queue_slots_.size() - 1;
+  std::size_t i = QueueKeyHash{}(key) & mask;
+  for (; queue_slots_[i].queue != kNone; i = (i + 1) & mask)
+    if (queue_slots_[i].key == key) return queue_slots_[i].queue;
+  {
+    const int id = static_cast<int>(queues_.size());
+    Queue queue{key, {}, 0, QueueSet(PoolAllocator<QueueEntry>(pool_.get()))};
     if (key.phase == kPreferred) {
       agents_[key.sites_or_agent].preferred_queues.push_back(id);
     } else {
       for (std::size_t p = 0; p < profiles_.size(); ++p)
         if (admits(key, profiles_[p])) {
           queue.profiles.push_back(static_cast<int>(p));
+          queue.ready_profiles += !profiles_[p].ready.empty();
           profiles_[p].queues.push_back(id);
         }
     }
     queues_.push_back(std::move(queue));
+    heads_.push_back(QueueHead{0.0, 0.0, config_.plans[key.plan].aging});
+    queue_slots_[i] = QueueSlot{key, id};
+    if (2 * queues_.size() > queue_slots_.size()) index_queues(2 * queue_slots_.size());
+    return id;
   }
-  return it->second;
+}
+
+void Router::index_queues(std::size_t slots) {
+  queue_slots_.assign(slots, QueueSlot{});
+  const std::size_t mask = slots - 1;
+  for (std::size_t q = 0; q < queues_.size(); ++q) {
+    std::size_t i = QueueKeyHash{}(queues_[q].key) & mask;
+    while (queue_slots_[i].queue != kNone) i = (i + 1) & mask;
+    queue_slots_[i] = QueueSlot{queues_[q].key, static_cast<int>(q)};
+  }
 }
 
 bool Router::admits(const QueueKey& key, const Profile& profile) const {
@@ -682,11 +792,11 @@ double Router::standing_priority(const Call& call) const {
 }
 
 double Router::priority(const Call& call, double t) const {
-  return call.standing + config_.plans[call.spec.plan].aging * (t - call.arrival);
+  return aged(call.standing, config_.plans[call.spec.plan].aging, call.arrival, t);
 }
 
 double Router::priority(const QueueEntry& head, int queue, double t) const {
-  return head.standing + config_.plans[queues_[queue].key.plan].aging * (t - head.arrival);
+  return aged(head.standing, config_.plans[queues_[queue].key.plan].aging, head.arrival, t);
 }
 
 // Within one queue every call shares the plan, so priority(t) differs from this rank by the
@@ -742,7 +852,9 @@ std::optional<Router::Candidate> Router::best_in_profile(const Call& call, const
 std::optional<Router::Candidate> Router::best_agent(const Call& call, const Queue& queue, double t) const {
   // Rule 2: the best-scoring ready agent among the profiles the call's queue admits.
   std::optional<Candidate> best;
+  if (queue.ready_profiles == 0) return best;
   for (int p : queue.profiles) {
+    if (profiles_[p].ready.empty()) continue;
     std::optional<Candidate> c = best_in_profile(call, profiles_[p], t);
     if (c && (!best || c->score > best->score ||
               (c->score == best->score && (c->ready_since < best->ready_since ||
@@ -763,6 +875,7 @@ void Router::check_invariants() const {
     const Call& call = calls_[ref];
     if (!call.live) continue;
     const bool queued = call.queue != kNone && queues_[call.queue].calls.count(entry(call, ref));
+    check(!queued || call.slot->call == ref, "a queued call knows its entry");
     check(queued == (call.state == CallState::Waiting), "a call is queued iff it is waiting");
     if (call.state != CallState::Waiting) {
       holding[call.agent] += 1;
@@ -781,6 +894,20 @@ void Router::check_invariants() const {
     if (agent.state == AgentState::Ready)
       for (int q : profiles_[agent.profile].queues) check(queues_[q].calls.empty(), "no waiting call admits a ready agent");
   }
+  check(heads_.size() == queues_.size(), "a head per queue");
+  for (std::size_t q = 0; q < queues_.size(); ++q) {
+    const QueueSet& calls = queues_[q].calls;
+    const QueueHead& head = heads_[q];
+    check(calls.empty() ? head.order == QueueHead::kEmpty
+                        : head.order == calls.begin()->order && head.standing == calls.begin()->standing &&
+                              head.arrival == calls.begin()->arrival,
+          "a queue's head is its best call");
+    check(head.aging == config_.plans[queues_[q].key.plan].aging, "a queue's head ages as its plan");
+  }
+  for (const Queue& queue : queues_)
+    check(queue.ready_profiles == static_cast<int>(std::count_if(queue.profiles.begin(), queue.profiles.end(),
+                                                [&](int p) { return !profiles_[p].ready.empty(); })),
+          "a queue counts its profiles with a ready agent");
 }
 
 }  // namespace ccroute

@@ -23,6 +23,8 @@
 #include "codec.hpp"
 #include "error.hpp"
 #include "journal.hpp"
+#include "pool.hpp"
+#include "timers.hpp"
 
 namespace ccroute {
 
@@ -339,13 +341,15 @@ class Router {
  private:
   static constexpr int kPreferred = -1;  // phase of a call waiting for its preferred agent
 
+  using ReadySet = std::set<std::pair<double, AgentRef>, std::less<std::pair<double, AgentRef>>,
+                            PoolAllocator<std::pair<double, AgentRef>>>;
   struct Profile {  // agents alike in site and skill levels: alike in every score term but idle
     int site;
     std::vector<std::uint8_t> levels;
     int breadth;
     int members = 0;                                    // agents (not removed) of this profile
     std::vector<int> queues;                            // queues admitting this profile
-    std::set<std::pair<double, AgentRef>> ready;        // (ready_since, agent), longest idle first
+    ReadySet ready;                                     // (ready_since, agent), longest idle first
     int level(int skill) const { return skill < static_cast<int>(levels.size()) ? levels[skill] : 0; }
   };
   struct Agent {
@@ -361,32 +365,6 @@ class Router {
     double timer_due = 0.0;
     std::vector<int> preferred_queues;
   };
-  struct Call {
-    CallSpec spec;
-    std::optional<double> preferred_until;
-    double arrival = 0.0;
-    double since = 0.0;  // when it entered its state
-    std::uint64_t order = 0;
-    CallState state = CallState::Waiting;
-    bool live = false;
-    int phase = 0;
-    AgentRef agent = 0;
-    int queue = kNone;
-    double standing = 0.0;    // priority without the aging term, see standing_priority()
-    double rank = 0.0;        // static part of the priority, see priority_rank()
-    std::uint64_t timer = 0;  // next phase while waiting, offer time-out while offered
-    double timer_due = 0.0;
-  };
-  struct QueueKey {
-    int plan, phase, language;
-    std::uint64_t sites_or_agent;
-    bool operator==(const QueueKey& o) const {
-      return plan == o.plan && phase == o.phase && language == o.language && sites_or_agent == o.sites_or_agent;
-    }
-  };
-  struct QueueKeyHash {
-    std::size_t operator()(const QueueKey& k) const;
-  };
   struct QueueEntry {  // best first: higher rank, then earlier arrival, then earlier creation
     double rank, arrival;
     std::uint64_t order;
@@ -398,17 +376,46 @@ class Router {
       return order < o.order;
     }
   };
+  using QueueSet = std::set<QueueEntry, std::less<QueueEntry>, PoolAllocator<QueueEntry>>;
+  struct Call {  // what a step escalation reads first, together (one call may be ~2 cache lines)
+    double arrival = 0.0;
+    double standing = 0.0;    // priority without the aging term, see standing_priority()
+    std::uint64_t order = 0;
+    std::uint64_t timer = 0;  // next phase while waiting, offer time-out while offered
+    QueueSet::iterator slot;  // its entry in its queue, while queued
+    double preferred_until = -INFINITY;  // end of its preferred agent's turn; -inf: none
+    int queue = kNone;
+    int phase = 0;
+    CallState state = CallState::Waiting;
+    bool live = false;
+    AgentRef agent = 0;
+    CallSpec spec;
+    double since = 0.0;  // when it entered its state
+    double timer_due = 0.0;
+    bool has_preferred_turn() const { return preferred_until != -INFINITY; }
+  };
+  struct QueueKey {
+    int plan, phase, language;
+    std::uint64_t sites_or_agent;
+    bool operator==(const QueueKey& o) const {
+      return plan == o.plan && phase == o.phase && language == o.language && sites_or_agent == o.sites_or_agent;
+    }
+  };
+  struct QueueKeyHash {
+    std::size_t operator()(const QueueKey& k) const;
+  };
   struct Queue {  // waiting calls of one plan that the same agents admit
     QueueKey key;
     std::vector<int> profiles;  // profiles it admits (empty for a preferred-agent queue)
-    std::set<QueueEntry> calls;
+    int ready_profiles = 0;     // of those, the ones with a ready agent: rule 2 looks no further when none
+    QueueSet calls;
   };
-  struct Timer {
-    double due;
-    std::uint64_t seq;
-    bool for_agent;
-    std::uint32_t ref;
-    bool operator>(const Timer& o) const { return due != o.due ? due > o.due : seq > o.seq; }
+  // What rule 1 reads of a queue's best call, kept apart from the queue in one dense array:
+  // an agent becoming ready looks at the heads of all the queues admitting it.
+  struct QueueHead {
+    static constexpr std::uint64_t kEmpty = ~std::uint64_t{0};
+    double standing, arrival, aging;
+    std::uint64_t order = kEmpty;  // kEmpty: the queue is empty
   };
   struct Candidate {
     double score;
@@ -455,24 +462,48 @@ class Router {
   // time
   void begin(double now, std::vector<Offer>& out);
   void fire_timers(double now);
-  std::uint64_t start_timer(double due, bool for_agent, std::uint32_t ref);
+  std::uint64_t start_timer(double due, bool for_agent, std::uint32_t ref, int lane);
+  // Lanes of timers (timers.hpp) that are created in the order they fall due.
+  int offer_lane() const { return 0; }
+  int wrapup_lane(int plan) const { return 1 + plan; }
+  int step_lane(int plan, int step) const {  // a call reaching `step`
+    return 1 + static_cast<int>(config_.plans.size()) + step_index(plan, step);
+  }
+  int step_index(int plan, int step) const { return first_step_[plan] + step; }
+  // The dense tables below, from the configuration.
+  void lay_out_steps();
+  // Sites within `max_distance` of `region` (kNone: any site).
+  std::uint64_t sites_within(int region, int max_distance) const;
+  // Lays out the lanes for the configuration and refills them from the agents' and calls' timers.
+  void rebuild_timers();
   // the rules
   void enqueue(CallRef call, double t);
   void make_ready(AgentRef agent, double t);
+  // An agent joins or leaves its profile's ready list (the one place that changes it).
+  void list_ready(AgentRef agent);
+  void unlist_ready(AgentRef agent);
   void offer(CallRef call, AgentRef agent, double t, bool agent_chosen);
   void unoffer(CallRef call, double t, const char* reason);
   void leave_queue(Call& call);
+  // A call joins queue `q`, or leaves its queue: the one place that changes a queue's calls.
+  void queue_insert(int q, Call& call, CallRef ref);
+  void queue_erase(Call& call);
+  void refresh_head(int q);
   void release(CallRef call);
   int phase_at(const Call& call, double t) const;
   std::optional<double> next_phase_start(const Call& call) const;
   QueueKey key_for(const Call& call) const;
   int queue_for(const Call& call);
+  void index_queues(std::size_t slots);  // rebuilds queue_slots_ with this many slots
   bool admits(const QueueKey& key, const Profile& profile) const;
   int distance(int region, int site) const;
   double standing_priority(const Call& call) const;
   double priority(const Call& call, double t) const;
   double priority(const QueueEntry& head, int queue, double t) const;
-  static QueueEntry entry(const Call& call, CallRef ref) { return {call.rank, call.arrival, call.order, ref, call.standing}; }
+  static double aged(double standing, double aging, double arrival, double t) { return standing + aging * (t - arrival); }
+  QueueEntry entry(const Call& call, CallRef ref) const {
+    return {priority_rank(call), call.arrival, call.order, ref, call.standing};
+  }
   double priority_rank(const Call& call) const;
   std::optional<Candidate> best_agent(const Call& call, const Queue& queue, double t) const;
   std::optional<Candidate> best_in_profile(const Call& call, const Profile& profile, double t) const;
@@ -484,14 +515,37 @@ class Router {
   bool competes(int queue, int other) const;
 
   Config config_;
+  std::unique_ptr<NodePool> pool_ = std::make_unique<NodePool>();  // before the sets drawing on it
   std::vector<Profile> profiles_;
   std::vector<Agent> agents_;
   std::vector<Call> calls_;
   std::vector<CallRef> free_calls_;
   std::vector<Queue> queues_;
-  std::unordered_map<QueueKey, int, QueueKeyHash> queue_index_;
+  std::vector<QueueHead> heads_;  // per queue
   std::map<std::pair<int, std::vector<std::uint8_t>>, int> profile_index_;
-  mutable std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
+  mutable Timers timers_;
+  // What the rules read of a plan step on every escalation, by step_index: dense, unlike the
+  // StepConfigs with their vectors.
+  struct StepInfo {
+    double after;
+    int language_level, max_distance;
+  };
+  std::vector<int> first_step_;  // per plan: step_index of its first step
+  std::vector<StepInfo> steps_;
+  // Per region, its distance tiers ascending, each with the sites at that distance or nearer:
+  // tiers_[tier_start_[r] .. tier_start_[r + 1]).
+  struct Tier {
+    int distance;
+    std::uint64_t sites;
+  };
+  std::vector<Tier> tiers_;
+  std::vector<int> tier_start_;
+  // Queues by key: open addressing, linear probing (a queue is never removed but by reconfigure).
+  struct QueueSlot {
+    QueueKey key;
+    int queue = kNone;  // kNone: free
+  };
+  std::vector<QueueSlot> queue_slots_ = std::vector<QueueSlot>(16);  // a power of two in size, at most half full
   std::vector<PlanStats> tallies_;
   std::vector<SiteTally> site_tallies_;  // by site
   std::vector<Offer>* out_ = nullptr;

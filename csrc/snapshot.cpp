@@ -133,8 +133,8 @@ std::string Router::snapshot(const std::vector<std::string>& call_keys) const {
     w.i64(c.spec.repeats);
     w.i64(c.spec.preferred_agent);
     w.f64(c.spec.preferred_wait);
-    w.u8(c.preferred_until.has_value());
-    w.f64(c.preferred_until.value_or(0.0));
+    w.u8(c.has_preferred_turn());
+    w.f64(c.has_preferred_turn() ? c.preferred_until : 0.0);
     w.f64(c.arrival);
     w.f64(c.since);
     w.u8(static_cast<std::uint8_t>(c.state));
@@ -306,14 +306,12 @@ void Router::restore_state(std::string_view blob, std::vector<std::string>& call
     if (state > static_cast<std::uint8_t>(CallState::Connected)) r.fail("bad call state");
     c.state = static_cast<CallState>(state);
     const int steps = static_cast<int>(config_.plans[s.plan].steps.size());
-    if (c.phase < kPreferred || c.phase >= steps || (c.phase == kPreferred && (!c.preferred_until || s.preferred_agent == kNone)))
+    if (c.phase < kPreferred || c.phase >= steps || (c.phase == kPreferred && (!c.has_preferred_turn() || s.preferred_agent == kNone)))
       r.fail("bad step");
     c.standing = standing_priority(c);
-    c.rank = priority_rank(c);
     if (c.state == CallState::Waiting) {
       c.agent = 0;
-      c.queue = queue_for(c);
-      queues_[c.queue].calls.insert(entry(c, ref));
+      queue_insert(queue_for(c), c, ref);
     } else {
       if (c.agent >= agents_.size() || agents_[c.agent].call != kNoCall) r.fail("a call held by an unknown or busy agent");
       agents_[c.agent].call = ref;
@@ -350,11 +348,9 @@ void Router::restore_state(std::string_view blob, std::vector<std::string>& call
   events_ = events;
   for (AgentRef ref = 0; ref < agents_.size(); ++ref) {
     Agent& a = agents_[ref];
-    if (a.state == AgentState::Ready) profiles_[a.profile].ready.insert({a.ready_since, ref});
-    if (a.timer) timers_.push(Timer{a.timer_due, a.timer, true, ref});
+    if (a.state == AgentState::Ready) list_ready(ref);
   }
-  for (CallRef ref = 0; ref < calls_.size(); ++ref)
-    if (calls_[ref].live && calls_[ref].timer) timers_.push(Timer{calls_[ref].timer_due, calls_[ref].timer, false, ref});
+  rebuild_timers();
   try {
     check_invariants();
   } catch (const std::logic_error& e) {

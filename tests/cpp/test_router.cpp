@@ -2,12 +2,15 @@
 // reference model run from Python (tests/); these check the core on its own, as a C++
 // integrator embeds it, including its invariants after every step.
 #include <cstdio>
+#include <algorithm>
 #include <functional>
+#include <random>
 #include <string>
 #include <vector>
 
 #include "check.h"
 #include "router.hpp"
+#include "timers.hpp"
 
 using namespace ccroute;
 
@@ -215,7 +218,8 @@ static void memory_use_follows_the_state() {
   // Each waiting call is a record and an entry of its queue (rank, arrival, order, standing).
   CHECK(full.calls >= empty.calls + (n - 1) * sizeof(CallSpec));
   CHECK(full.queues >= empty.queues + n * 4 * sizeof(double));
-  CHECK(full.agents == empty.agents && full.profiles == empty.profiles && full.other == empty.other);
+  // (other holds the node pool's spare room, which grows by whole chunks)
+  CHECK(full.agents == empty.agents && full.profiles == empty.profiles);
   CHECK(full.timers == empty.timers);  // one-step plan: a waiting card call has no timer
   for (CallRef c : waiting) r.abandon(c, 3.0, out);
   const MemoryUse left = r.memory_use();
@@ -246,7 +250,39 @@ static void memory_use_follows_the_state() {
   r.check_invariants();
 }
 
+// Timers fire in (due, creation) order whatever lane they were given: a push that would
+// unsort its lane (an earlier due than the lane's last) goes to the heap instead.
+static void timers_pop_in_due_then_creation_order() {
+  std::mt19937_64 rng(7);
+  Timers timers;
+  timers.reset(5);
+  std::vector<Timer> pushed;
+  double now = 0.0;
+  for (std::uint64_t seq = 1; seq <= 2000; ++seq) {
+    now += static_cast<double>(rng() % 3);  // repeated due times test the tie on creation
+    const int lane = static_cast<int>(rng() % 6) - 1;  // kNoLane or one of the 5 lanes
+    const double due = rng() % 4 == 0 ? now - static_cast<double>(rng() % 50) : now + static_cast<double>(lane + 1) * 10;
+    const Timer timer{due, seq, static_cast<std::uint32_t>(seq), false};
+    timers.push(timer, lane);
+    pushed.push_back(timer);
+    if (rng() % 3 == 0) {  // pops interleaved with pushes
+      auto earliest = std::min_element(pushed.begin(), pushed.end());
+      CHECK(!timers.empty() && timers.top().seq == earliest->seq);
+      timers.pop();
+      pushed.erase(earliest);
+    }
+  }
+  CHECK(timers.size() == pushed.size());
+  std::sort(pushed.begin(), pushed.end());
+  for (const Timer& expected : pushed) {
+    CHECK(!timers.empty() && timers.top().seq == expected.seq && timers.top().due == expected.due);
+    timers.pop();
+  }
+  CHECK(timers.empty());
+}
+
 int main() {
+  timers_pop_in_due_then_creation_order();
   cantonese_vip_goes_to_the_local_speaker();
   escalation_offer_carries_the_due_time();
   call_surplus_picks_the_highest_priority();

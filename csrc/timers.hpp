@@ -1,0 +1,155 @@
+// The router's pending timers, earliest first by (due, creation number): the order in which
+// they fire is part of the decisions.
+//
+// Most timers are created in the order they fall due: a step of a plan falls due a fixed
+// time after arrival, for calls entering the step before it in arrival order; an offer times
+// out a fixed time after it was made. Such timers go to a lane, a FIFO that stays sorted as
+// long as each push falls due no earlier than the lane's last timer. The rest (a call back
+// from a rejected offer or a transfer keeps its older arrival; preferred-agent waits and
+// wrap-ups are per call or per agent) go to one binary heap. A tournament tree over the
+// lanes' fronts and the heap's top gives the earliest of all in O(log lanes), lanes being few
+// (one per plan step): an escalation among 100k waiting calls then touches a lane's front
+// instead of sifting through a heap of 100k.
+//
+// Cancelled timers are not removed: the owner's current timer number differs from the
+// entry's, and the router drops the entry when it comes to the front.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <vector>
+
+namespace ccroute {
+
+struct Timer {
+  double due;
+  std::uint64_t seq;  // creation number, unique: breaks ties of due times
+  std::uint32_t ref;  // the agent or call it belongs to
+  bool for_agent;
+  bool operator<(const Timer& o) const { return due != o.due ? due < o.due : seq < o.seq; }
+};
+
+class Timers {
+ public:
+  static constexpr int kNoLane = -1;
+
+  Timers() { reset(0); }
+
+  // Empties the timers and makes `n_lanes` lanes.
+  void reset(std::size_t n_lanes) {
+    lanes_.clear();
+    lanes_.resize(n_lanes);
+    heap_.clear();
+    leaves_ = 1;
+    while (leaves_ < n_lanes + 1) leaves_ *= 2;
+    fronts_.assign(leaves_, kEmpty);
+    tree_.assign(2 * leaves_, Match{kEmpty.due, kEmpty.seq, 0});
+    for (std::size_t i = 0; i < leaves_; ++i) tree_[leaves_ + i].leaf = static_cast<std::uint32_t>(i);
+    for (std::size_t i = leaves_ - 1; i >= 1; --i) tree_[i] = tree_[2 * i];
+  }
+
+  // Adds a timer to `lane` if it keeps the lane sorted, else to the heap.
+  void push(const Timer& timer, int lane) {
+    if (lane != kNoLane) {
+      Lane& l = lanes_[lane];
+      if (l.count == 0 || !(timer < l.back())) {
+        l.push(timer);
+        if (l.count == 1) update(static_cast<std::size_t>(lane), timer);
+        return;
+      }
+    }
+    heap_.push_back(timer);
+    std::push_heap(heap_.begin(), heap_.end(), later);
+    if (heap_.front().seq == timer.seq) update(heap_leaf(), timer);
+  }
+
+  bool empty() const { return tree_[1].seq == kEmpty.seq; }
+  // The earliest timer; only when not empty.
+  const Timer& top() const { return fronts_[tree_[1].leaf]; }
+  void pop() {
+    const std::size_t leaf = tree_[1].leaf;
+    if (leaf == heap_leaf()) {
+      std::pop_heap(heap_.begin(), heap_.end(), later);
+      heap_.pop_back();
+      update(leaf, heap_.empty() ? kEmpty : heap_.front());
+    } else {
+      Lane& l = lanes_[leaf];
+      l.pop();
+      update(leaf, l.count ? l.front() : kEmpty);
+    }
+  }
+
+  // Timers held, cancelled ones included.
+  std::size_t size() const {
+    std::size_t n = heap_.size();
+    for (const Lane& l : lanes_) n += l.count;
+    return n;
+  }
+  // Bytes allocated, for memory accounting.
+  std::size_t memory_bytes() const {
+    std::size_t bytes = heap_.capacity() * sizeof(Timer) + lanes_.capacity() * sizeof(Lane) +
+                        fronts_.capacity() * sizeof(Timer) + tree_.capacity() * sizeof(Match);
+    for (const Lane& l : lanes_) bytes += l.capacity * sizeof(Timer);
+    return bytes;
+  }
+
+ private:
+  static constexpr Timer kEmpty{std::numeric_limits<double>::infinity(), std::numeric_limits<std::uint64_t>::max(), 0, false};
+  static bool later(const Timer& a, const Timer& b) { return b < a; }
+
+  struct Lane {  // a ring buffer, its capacity a power of two
+    std::unique_ptr<Timer[]> buffer;  // uninitialised beyond the count: growing copies only the timers held
+    std::size_t capacity = 0, head = 0, count = 0;
+    const Timer& front() const { return buffer[head]; }
+    const Timer& back() const { return buffer[(head + count - 1) & (capacity - 1)]; }
+    void push(const Timer& timer) {
+      if (count == capacity) {
+        const std::size_t grown = std::max<std::size_t>(16, 2 * capacity);
+        std::unique_ptr<Timer[]> larger(new Timer[grown]);
+        const std::size_t first = std::min(count, capacity - head);  // from head to the end, then the wrapped rest
+        std::copy(buffer.get() + head, buffer.get() + head + first, larger.get());
+        std::copy(buffer.get(), buffer.get() + (count - first), larger.get() + first);
+        buffer = std::move(larger);
+        capacity = grown;
+        head = 0;
+      }
+      buffer[(head + count) & (capacity - 1)] = timer;
+      count += 1;
+    }
+    void pop() {
+      head = (head + 1) & (capacity - 1);
+      count -= 1;
+    }
+  };
+
+  std::size_t heap_leaf() const { return lanes_.size(); }
+
+  // A leaf's front changed: replay the matches on its way to the root.
+  void update(std::size_t leaf, const Timer& front) {
+    fronts_[leaf] = front;
+    std::size_t i = leaves_ + leaf;
+    tree_[i] = Match{front.due, front.seq, static_cast<std::uint32_t>(leaf)};
+    for (i /= 2; i >= 1; i /= 2) {
+      const Match& a = tree_[2 * i];
+      const Match& b = tree_[2 * i + 1];
+      tree_[i] = (b.due < a.due || (b.due == a.due && b.seq < a.seq)) ? b : a;
+    }
+  }
+
+  std::vector<Lane> lanes_;
+  std::vector<Timer> heap_;       // min-heap by (due, seq)
+  std::size_t leaves_ = 1;        // a power of two > lanes: one leaf per lane, then the heap's
+  struct Match {  // the earliest front under a node of the tree: its (due, seq), and its leaf
+    double due;
+    std::uint64_t seq;
+    std::uint32_t leaf;
+  };
+  std::vector<Timer> fronts_;  // per leaf: its earliest timer, or kEmpty
+  std::vector<Match> tree_;    // tree_[1] the root, node i's children 2i and 2i + 1, leaves at [leaves_, 2 leaves_)
+};
+
+}  // namespace ccroute
