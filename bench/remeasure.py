@@ -35,8 +35,9 @@ class Step(NamedTuple):
 STEPS = [
     Step("core", ["cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null && cmake --build build -j >/dev/null",
                   "build/bench_decisions",
-                  "python bench/cpp/callgrind.py --json {out}/instructions.json"
-                  " --against bench/cpp/instructions_dcf5d20.json"], needs=("cmake", "valgrind")),
+                  "python bench/cpp/callgrind.py --json {out}/instructions.json",
+                  "python bench/cpp/before_after.py --base dcf5d20 --json {out}/before_after.json"],
+         needs=("cmake", "valgrind")),
     Step("memory", ["build/bench_memory", "python bench/memory.py"]),
     Step("python", ["python -m pytest -q bench/test_router_bench.py --benchmark-json={out}/router.json",
                     "python bench/report.py {out}/router.json"]),
@@ -86,7 +87,7 @@ def compare(out: Path, against: Path) -> list[str]:
         if new_file.name == "instructions.json":
             new, old = json.loads(new_file.read_text()), json.loads(old_file.read_text())
             threshold = 1.01  # counts are deterministic: any growth is real
-        elif new_file.name in ("main_job.json", "service.json"):
+        elif new_file.name in ("main_job.json", "service.json", "before_after.json"):
             continue  # hyperfine's and the service bench's own formats: read their reports
         else:
             new, old = medians(new_file), medians(old_file)

@@ -39,13 +39,23 @@ void agent_surplus(Centre& c, int n_agents, std::mt19937_64& rng) {
 }
 
 // n_calls waiting, arrived evenly over kSpan seconds; n_agents logged in, none ready.
-void call_surplus(Centre& c, int n_calls, int n_agents, std::mt19937_64& rng) {
+// Seasoned: the same calls have come, escalated through every step and left once before, as
+// in a router that has run for a while, so that the queues of every step exist (a router
+// makes a queue the first time a key is seen, and keeps it).
+void call_surplus(Centre& c, int n_calls, int n_agents, std::mt19937_64& rng, bool seasoned = false) {
   std::vector<Offer> out;
   add_agents(c, n_agents, rng);
   for (AgentRef a : c.agents) c.router.not_ready(a, 0.0, "busy", out);
   const auto specs = calls(n_calls, rng);
-  for (int i = 0; i < n_calls; ++i) c.router.arrive(specs[i], (i + 1) * kSpan / n_calls, out);
-  c.now = kSpan;
+  if (seasoned) {
+    std::vector<CallRef> earlier;
+    for (int i = 0; i < n_calls; ++i) earlier.push_back(c.router.arrive(specs[i], (i + 1) * kSpan / n_calls, out));
+    c.start = 2 * kSpan;  // past the last step of every earlier call
+    c.router.advance(c.start, out);
+    for (CallRef r : earlier) c.router.abandon(r, c.start, out);
+  }
+  for (int i = 0; i < n_calls; ++i) c.router.arrive(specs[i], c.start + (i + 1) * kSpan / n_calls, out);
+  c.now = c.start + kSpan;
   c.router.advance(c.now, out);
 }
 
@@ -146,7 +156,7 @@ double ready_pick(int n_calls, int k) {
 double advance_escalate(int n_calls, int k) {
   std::mt19937_64 rng(4);
   auto c = std::make_unique<Centre>();
-  call_surplus(*c, n_calls, 5000, rng);
+  call_surplus(*c, n_calls, 5000, rng, true);
   const double delta = kSpan / n_calls / 2;
   std::vector<Offer> out;
   return median_ns_per_op(
@@ -155,10 +165,10 @@ double advance_escalate(int n_calls, int k) {
         for (int i = 0; i < k; ++i) c->router.advance(c->now += delta, out);
       },
       [&] {
-        if (c->now + k * delta > kSpan + 15.0) {  // past the escalation window: rebuild
+        if (c->now + k * delta > c->start + kSpan + 15.0) {  // past the escalation window: rebuild
           c = std::make_unique<Centre>();
           std::mt19937_64 again(4);
-          call_surplus(*c, n_calls, 5000, again);
+          call_surplus(*c, n_calls, 5000, again, true);
         }
       });
 }

@@ -7,6 +7,8 @@ under callgrind, which counts only the timed batches (inside ``ccroute_measured_
     cmake -S . -B build -DCMAKE_BUILD_TYPE=Release && cmake --build build -j
     python bench/cpp/callgrind.py --json after.json [--against before.json]
 
+bench/cpp/before_after.py counts an earlier commit's core beside this one's.
+
 With ``--against``, a column gives the ratio of this build's count to the saved one.
 """
 

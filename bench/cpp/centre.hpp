@@ -116,6 +116,7 @@ inline std::vector<CallSpec> calls(int n, std::mt19937_64& rng) {
 struct Centre {
   Router router{centre_config()};
   std::vector<AgentRef> agents;
+  double start = 0;  // when the scenario's own calls begin to arrive
   double now = 0;
 };
 
