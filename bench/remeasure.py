@@ -48,7 +48,7 @@ STEPS = [
                      "python bench/outputs_report.py {out}/outputs.json",
                      "python bench/outputs_stages.py",
                      "hyperfine -N --warmup 1 --runs 10 --export-json {out}/main_job.json"
-                     " 'ccroute simulate examples/bank_day.toml --out {out}/bank_day'"
+                     " 'ccroute simulate examples/bank_day.toml --out /tmp/ccroute-main-job'"
                      " 'ccroute simulate examples/bank_day.toml'"], needs=("hyperfine",)),
     Step("operability", [f"python -m pytest -q bench/test_operability_bench.py --benchmark-json={{out}}/ops{i}.json"
                          for i in range(1, 6)] + ["python bench/test_operability_bench.py {out}/ops*.json"]),
