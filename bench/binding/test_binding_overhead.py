@@ -22,6 +22,7 @@ from ccroute._core import Router
 
 HERE = Path(__file__).parent
 CSRC = HERE.parent.parent / "csrc"
+CORE_SOURCES = sorted(str(s) for s in CSRC.glob("*.cpp") if s.name != "capi.cpp")  # as setup.py's
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +34,7 @@ def pybind_router(tmp_path_factory):
     out = tmp_path_factory.mktemp("pybind") / f"pybind_router{sysconfig.get_config_var('EXT_SUFFIX')}"
     command = ["c++", "-O2", "-std=c++17", "-shared", "-fPIC", "-ffp-contract=off",
                f"-I{pybind11.get_include()}", f"-I{sysconfig.get_paths()['include']}", f"-I{CSRC}",
-               str(HERE / "pybind_router.cpp"), str(CSRC / "router.cpp"), "-o", str(out)]
+               str(HERE / "pybind_router.cpp"), *CORE_SOURCES, "-pthread", "-o", str(out)]
     built = subprocess.run(command, capture_output=True, text=True)
     if built.returncode:
         pytest.skip(f"could not build the pybind11 module: {built.stderr[-500:]}")
