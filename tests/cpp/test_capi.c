@@ -262,6 +262,23 @@ static void a_restored_router_continues_identically(void) {
     ccr_router_free(r);
 }
 
+/* A config of n_sites sites, one region at distance 0 from all, one plan that any VIP agent takes. */
+static ccr_config *any_vip_agent(int n_sites) {
+    ccr_config *config = NULL;
+    CHECK(ccr_config_new(n_sites, N_REGIONS, N_SKILLS, 0, &config) == CCR_OK);
+    ccr_skill_level vip1 = {VIP, 1};
+    ccr_step step;
+    memset(&step, 0, sizeof step);
+    step.require = &vip1;
+    step.n_require = 1;
+    step.max_distance = CCR_NONE;
+    step.weights = ccr_default_weights();
+    ccr_plan plan = ccr_default_plan();
+    plan.wrapup = 5;
+    CHECK(ccr_config_add_plan(config, "vip", &plan, &step, 1, NULL) == CCR_OK);
+    return config;
+}
+
 /* Live changes through the C API: skills, removal, transfer, priority, a new configuration. */
 static void live_changes(void) {
     ccr_router *r = bank(0);
@@ -291,18 +308,8 @@ static void live_changes(void) {
     double value = 2.5;
     CHECK(ccr_reprioritize(r, c2, &value, NULL, 5.0) == CCR_OK);
     CHECK(ccr_transfer(r, c2, 7, 5.0) == CCR_UNKNOWN_ID);
-    /* a new configuration whose single plan is reached after 5 s by any VIP agent */
-    ccr_config *config = NULL;
-    CHECK(ccr_config_new(N_SITES, N_REGIONS, N_SKILLS, 3, &config) == CCR_OK);
-    ccr_skill_level vip1 = {VIP, 1};
-    ccr_step step;
-    memset(&step, 0, sizeof step);
-    step.require = &vip1;
-    step.n_require = 1;
-    step.max_distance = CCR_NONE;
-    step.weights = ccr_default_weights();
-    ccr_plan plan = ccr_default_plan();
-    CHECK(ccr_config_add_plan(config, "vip", &plan, &step, 1, NULL) == CCR_OK);
+    /* a new configuration with one plan that any VIP agent takes, and no region */
+    ccr_config *config = any_vip_agent(N_SITES);
     int plan_map[] = {0}, site_map[] = {SHANGHAI, NANNING}, region_map[] = {CCR_NONE};
     CHECK(ccr_reconfigure(r, config, plan_map, site_map, region_map, 6.0) == CCR_CONFIG_ERROR); /* guangdong is gone */
     CHECK(strstr(ccr_last_error(r), "region #0 of call") != NULL);
@@ -313,23 +320,6 @@ static void live_changes(void) {
     offers = ccr_offers(r, &n);
     CHECK(n == 1 && offers[0].call == c2 && offers[0].agent == a && offers[0].time == 12.0);
     ccr_router_free(r);
-}
-
-/* A config of n_sites sites, one region at distance 0 from all, one plan that any VIP agent takes. */
-static ccr_config *any_vip_agent(int n_sites) {
-    ccr_config *config = NULL;
-    CHECK(ccr_config_new(n_sites, N_REGIONS, N_SKILLS, 0, &config) == CCR_OK);
-    ccr_skill_level vip1 = {VIP, 1};
-    ccr_step step;
-    memset(&step, 0, sizeof step);
-    step.require = &vip1;
-    step.n_require = 1;
-    step.max_distance = CCR_NONE;
-    step.weights = ccr_default_weights();
-    ccr_plan plan = ccr_default_plan();
-    plan.wrapup = 5;
-    CHECK(ccr_config_add_plan(config, "vip", &plan, &step, 1, NULL) == CCR_OK);
-    return config;
 }
 
 static void stats_by_site_follow_the_agents_and_the_site_map(void) {
