@@ -27,7 +27,7 @@ namespace ccroute {
 
 struct Timer {
   double due;
-  std::uint64_t seq;  // creation number, unique: breaks ties of due times
+  std::uint64_t seq;  // creation number, unique as the router makes them: breaks ties of due times
   std::uint32_t ref;  // the agent or call it belongs to
   bool for_agent;
   bool operator<(const Timer& o) const { return due != o.due ? due < o.due : seq < o.seq; }
@@ -62,9 +62,12 @@ class Timers {
         return;
       }
     }
+    // Whether it is the heap's new front, by the whole order: a restored snapshot may give
+    // two timers one creation number, and a number alone would then mistake one for the other.
+    const bool earliest = heap_.empty() || timer < heap_.front();
     heap_.push_back(timer);
     std::push_heap(heap_.begin(), heap_.end(), later);
-    if (heap_.front().seq == timer.seq) update(heap_leaf(), timer);
+    if (earliest) update(heap_leaf(), timer);
   }
 
   bool empty() const { return tree_[1].seq == kEmpty.seq; }

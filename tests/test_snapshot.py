@@ -105,6 +105,30 @@ def test_restored_router_keeps_ids_timers_and_stats(Router):
     assert twin.site_stats()["shanghai"].handled == 1
 
 
+def test_timers_sharing_a_creation_number_both_fire(Router):
+    """A restored snapshot may give two timers one creation number: each still fires at its
+    time (the native timer lanes once took the later for the earlier and lost that one)."""
+    from ccroute import snapshot
+
+    config = Config(sites=["s"], plans=[Plan("p", steps=[Step()])])
+    r = Router(config)
+    for agent, wrapup in (("A", 5.0), ("B", 9.0)):
+        r.add_agent(agent, "s", {}, wrapup=wrapup)
+        r.ready(agent, 0.0)
+    for call, agent in (("c1", "A"), ("c2", "B")):
+        r.arrive(call, "p", 0.0)
+        r.accept(call, agent, 0.0)
+        r.hangup(call, 0.0)  # into wrap-up: A until 5, B until 9
+    state = snapshot.decode(r.snapshot())
+    state.agents[1].timer = (state.agents[0].timer[0], state.agents[1].timer[1])
+    twin = type(r).restore(config, snapshot.encode(state))
+    assert twin.next_due == 5.0
+    twin.advance(6.0)
+    assert [twin.agent_state(a) for a in ("A", "B")] == ["ready", "wrapup"]
+    twin.advance(20.0)
+    assert twin.agent_state("B") == "ready" and twin.next_due is None
+
+
 @pytest.mark.parametrize("damage, reason", [
     (lambda b: b"", "empty"),
     (lambda b: b[:10], "not a ccroute snapshot"),

@@ -281,8 +281,23 @@ static void timers_pop_in_due_then_creation_order() {
   CHECK(timers.empty());
 }
 
+// Two timers with one creation number (a restored snapshot may hold such): both fire, the
+// earlier first, whichever was pushed last.
+static void timers_sharing_a_creation_number_both_fire() {
+  Timers timers;
+  timers.reset(1);
+  timers.push(Timer{5.0, 7, 0, true}, Timers::kNoLane);
+  timers.push(Timer{9.0, 7, 1, true}, Timers::kNoLane);
+  CHECK(!timers.empty() && timers.top().due == 5.0 && timers.top().ref == 0);
+  timers.pop();
+  CHECK(!timers.empty() && timers.top().due == 9.0 && timers.top().ref == 1);
+  timers.pop();
+  CHECK(timers.empty());
+}
+
 int main() {
   timers_pop_in_due_then_creation_order();
+  timers_sharing_a_creation_number_both_fire();
   cantonese_vip_goes_to_the_local_speaker();
   escalation_offer_carries_the_due_time();
   call_surplus_picks_the_highest_priority();
