@@ -215,6 +215,9 @@ struct SiteStats {
 class Router {
  public:
   explicit Router(Config config);
+  // Not reassignable: the ordered sets' nodes live in pool_, which a move assignment would
+  // replace (and free) before the old sets hand their nodes back to it.
+  Router& operator=(Router&&) = delete;
   // Error messages name entities through `namer` ("agent 'a1'"); by default by number ("agent #0").
   void set_namer(Namer namer) { namer_ = std::move(namer); }
   // `name` and `key` are the embedder's names for the skill and the agent (its id, encoded as
