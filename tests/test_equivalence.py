@@ -199,6 +199,17 @@ def draw_event(data, reference: ReferenceRouter, now: float):
     return name, args, kwargs, now
 
 
+def continue_alike(data, driver: ReferenceRouter, uninterrupted, continued, now: float, i: int) -> float:
+    """One more event for a router that was interrupted (snapshot, journal) and one that was
+    not: both must answer it alike and then look alike. Returns the event's time."""
+    name, args, kwargs, now = draw_event(data, driver, now)
+    apply(driver, name, args, kwargs)
+    expected = apply(uninterrupted, name, args, kwargs)
+    assert apply(continued, name, args, kwargs) == expected, (i, name, args)
+    assert observe(continued, now) == observe(uninterrupted, now), (i, name, args)
+    return now
+
+
 def drive(data, implementations) -> None:
     config, staff = draw_centre(data)
     routers = [cls(config) for cls in implementations]

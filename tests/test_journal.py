@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from ccroute import Config, Offer, Plan, RestoreError, Step
 from ccroute.journal import JournalWarning
 from ccroute.reference import ReferenceRouter
-from test_equivalence import apply, draw_centre, draw_event, observe
+from test_equivalence import continue_alike, draw_centre, observe
 
 
 @settings(max_examples=80, deadline=None,
@@ -51,11 +51,7 @@ def test_a_router_recovered_anywhere_continues_identically(router_pair, tmp_path
             assert observe(journaled, now) == observe(uninterrupted, now)
         if i == length:
             break
-        name, args, kwargs, now = draw_event(data, driver, now)
-        apply(driver, name, args, kwargs)
-        expected = apply(uninterrupted, name, args, kwargs)
-        assert apply(journaled, name, args, kwargs) == expected, (i, name, args)
-        assert observe(journaled, now) == observe(uninterrupted, now), (i, name, args)
+        now = continue_alike(data, driver, uninterrupted, journaled, now, i)
     journaled.stop_journal()
     # and what it journaled after recovering recovers too
     again = recoverer.recover(config_then if use_snapshot else config, path, snapshot=blob if use_snapshot else None)

@@ -169,18 +169,6 @@ def test_an_answer_after_the_caller_hung_up_is_refused_and_changes_nothing(Route
     assert r.stats()["card"][:3] == (1, 0, 1)
 
 
-def test_a_refused_answer_still_hands_over_the_offers_of_timers_that_fired(Router):
-    r = Router(bank(offer_timeout=5.0))
-    r.add_agent("a1", site="shanghai", skills={"card": 5})
-    r.add_agent("a2", site="shanghai", skills={"card": 5})
-    r.ready("a1", now=0.0)
-    r.arrive("c", plan="card", now=1.0)
-    r.ready("a2", now=2.0)
-    with pytest.raises(InvalidTransitionError) as raised:
-        r.accept("c", "a1", now=7.0)  # the time-out at 6.0 came first
-    assert raised.value.offers == [Offer("c", "a2", 6.0)]
-
-
 def test_wallboard_read_outs(Router):
     r = Router(bank(offer_timeout=8.0))
     r.add_agent("a1", site="shanghai", skills={"card": 5})
@@ -438,7 +426,11 @@ def test_unknown_ids_are_key_errors_and_bad_values_are_value_errors(Router):
         r.add_agent("x", site="shanghai", skills={"card": 99})
 
 
-def test_a_refused_operation_still_hands_over_the_offers_of_timers_that_fired(Router):
+@pytest.mark.parametrize("refused", [
+    lambda r: r.accept("c", "a1", now=7.0),  # an answer after the time-out at 6.0
+    lambda r: r.hangup("c", now=6.0),  # the offer timed out at 6.0 and went to a2: not connected
+], ids=["accept", "hangup"])
+def test_a_refused_operation_still_hands_over_the_offers_of_timers_that_fired(Router, refused):
     r = Router(bank(offer_timeout=5.0))
     r.add_agent("a1", site="shanghai", skills={"card": 5})
     r.add_agent("a2", site="shanghai", skills={"card": 5})
@@ -446,7 +438,7 @@ def test_a_refused_operation_still_hands_over_the_offers_of_timers_that_fired(Ro
     r.arrive("c", plan="card", now=1.0)
     r.ready("a2", now=2.0)
     with pytest.raises(InvalidTransitionError) as raised:
-        r.hangup("c", now=6.0)  # the offer timed out at 6.0 and went to a2: not connected
+        refused(r)
     assert raised.value.offers == [Offer("c", "a2", 6.0)]
     assert (r.call_state("c"), r.agent_state("a2")) == ("offered", "reserved")
 

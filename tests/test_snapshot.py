@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from ccroute import Config, Offer, Plan, RestoreError, Step
 from ccroute.reference import ReferenceRouter
 from ccroute.snapshot import decode_id, encode_id
-from test_equivalence import apply, draw_centre, draw_event, observe
+from test_equivalence import continue_alike, draw_centre, observe
 
 
 
@@ -45,11 +45,7 @@ def test_a_snapshot_taken_anywhere_continues_identically(router_pair, data):
             assert after.restore(split.config, split.snapshot()).snapshot() == split.snapshot()  # stable
         if i == length:
             break
-        name, args, kwargs, now = draw_event(data, driver, now)
-        apply(driver, name, args, kwargs)
-        expected = apply(uninterrupted, name, args, kwargs)
-        assert apply(split, name, args, kwargs) == expected, (i, name, args)
-        assert observe(split, now) == observe(uninterrupted, now), (i, name, args)
+        now = continue_alike(data, driver, uninterrupted, split, now, i)
     if hasattr(split, "_check_invariants"):
         split._check_invariants()
 
