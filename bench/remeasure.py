@@ -14,6 +14,7 @@ missing is reported as skipped, with the reason.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import shutil
@@ -64,8 +65,6 @@ STEPS = [
 
 
 def missing(step: Step) -> Optional[str]:
-    import importlib.util
-
     for need in step.needs:
         if shutil.which(need) is None and importlib.util.find_spec(need) is None:
             return need

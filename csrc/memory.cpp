@@ -70,8 +70,9 @@ MemoryUse Router::memory_use() const {
   use.queues = vector_bytes(queues_) + vector_bytes(heads_) + vector_bytes(queue_slots_);
   std::size_t pooled = 0;  // bytes of the pool's nodes in use
   for (const Queue& queue : queues_) {
-    use.queues += vector_bytes(queue.profiles) + pooled_tree_bytes(queue.calls);
-    pooled += pooled_tree_bytes(queue.calls);
+    const std::size_t entries = pooled_tree_bytes(queue.calls);
+    use.queues += vector_bytes(queue.profiles) + entries;
+    pooled += entries;
   }
 
   use.agents = vector_bytes(agents_);
@@ -80,8 +81,9 @@ MemoryUse Router::memory_use() const {
 
   use.profiles = vector_bytes(profiles_) + tree_bytes(profile_index_);
   for (const Profile& profile : profiles_) {
-    use.profiles += vector_bytes(profile.levels) + vector_bytes(profile.queues) + pooled_tree_bytes(profile.ready);
-    pooled += pooled_tree_bytes(profile.ready);
+    const std::size_t ready = pooled_tree_bytes(profile.ready);
+    use.profiles += vector_bytes(profile.levels) + vector_bytes(profile.queues) + ready;
+    pooled += ready;
   }
   for (const auto& [key, profile] : profile_index_) use.profiles += vector_bytes(key.second);  // a copy of the levels
 
