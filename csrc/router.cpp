@@ -70,10 +70,9 @@ const char* state_name(CallState s) {
 
 void fail(ErrorKind kind, const std::string& message) { throw Error(kind, message); }
 
-void check_finite(const char* what, double x, double minimum) {
-  if (!std::isfinite(x) || x < minimum)
-    fail(ErrorKind::InvalidArgument, std::string(what) + " must be a finite number" +
-                                         (minimum == -INFINITY ? "" : " >= " + num(minimum)) + ", got " + num(x));
+void refuse_number(const char* what, double x, double minimum) {
+  fail(ErrorKind::InvalidArgument, std::string(what) + " must be a finite number" +
+                                       (minimum == -INFINITY ? "" : " >= " + num(minimum)) + ", got " + num(x));
 }
 
 std::size_t Router::QueueKeyHash::operator()(const QueueKey& k) const {
@@ -363,14 +362,14 @@ void Router::refuse(const std::string& message) {
 
 // ------------------------------------------------------------------ queries
 
-std::optional<double> Router::next_due() const {
+const Timer* Router::live_timer_front() const {
   while (!timers_.empty()) {
     const Timer& t = timers_.top();
     const std::uint64_t current = t.for_agent ? agents_[t.ref].timer : calls_[t.ref].timer;
-    if (current == t.seq) return t.due;
+    if (current == t.seq) return &t;
     timers_.pop();  // cancelled: its owner moved on
   }
-  return std::nullopt;
+  return nullptr;
 }
 
 AgentState Router::agent_state(AgentRef ref) const {
@@ -435,9 +434,9 @@ std::vector<PlanStats> Router::stats(double now) const {
 
 // --------------------------------------------------------------- validation
 
-void Router::check_time(double now) const {
+void Router::refuse_time(double now) const {
   if (!std::isfinite(now)) fail(ErrorKind::InvalidArgument, "now must be a finite number, got " + num(now));
-  if (now < now_) fail(ErrorKind::TimeOrder, "time went backwards: now=" + num(now) + " is before " + num(now_));
+  fail(ErrorKind::TimeOrder, "time went backwards: now=" + num(now) + " is before " + num(now_));
 }
 
 Router::Agent& Router::agent_at(AgentRef ref) {

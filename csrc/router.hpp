@@ -78,7 +78,12 @@ struct Config {
 const char* state_name(AgentState state);
 const char* state_name(CallState state);
 [[noreturn]] void fail(ErrorKind kind, const std::string& message);
-void check_finite(const char* what, double x, double minimum = -INFINITY);
+// Refuses a number that is not finite or is below `minimum`. The check is inline (every
+// arrival makes three), the refusal out of line.
+[[noreturn]] void refuse_number(const char* what, double x, double minimum);
+inline void check_finite(const char* what, double x, double minimum = -INFINITY) {
+  if (!std::isfinite(x) || x < minimum) refuse_number(what, x, minimum);
+}
 
 // A fingerprint of a configuration: snapshots and journals carry their router's, so that
 // one taken under another configuration is refused.
@@ -268,7 +273,13 @@ class Router {
   // Skills held by an agent (not removed) or spoken by a live call: those a new configuration must keep.
   std::vector<SkillRef> skills_in_use() const;
 
-  std::optional<double> next_due() const;
+  // When the earliest pending timer falls due (cancelled ones are dropped on the way), if any.
+  // Inline, with the search out of line: the simulator asks before every event, the router
+  // before every operation, and most often there is no timer at all.
+  std::optional<double> next_due() const {
+    const Timer* front = live_timer_front();
+    return front ? std::optional<double>(front->due) : std::nullopt;
+  }
   AgentState agent_state(AgentRef agent) const;
   const std::string* agent_reason(AgentRef agent) const;  // nullptr unless not ready
   CallState call_state(CallRef call) const;
@@ -285,7 +296,9 @@ class Router {
   std::vector<SiteStats> site_stats() const;
   double last_time() const { return now_; }
   // Refuses a time that is not a finite number or is before the last operation's.
-  void check_time(double now) const;
+  void check_time(double now) const {
+    if (!std::isfinite(now) || now < now_) refuse_time(now);
+  }
 
   const std::string& agent_key(AgentRef agent) const { return agents_.at(agent).key; }
   const std::string& skill_name(SkillRef skill) const { return skill_names_.at(skill); }
@@ -465,6 +478,8 @@ class Router {
   // time
   void begin(double now, std::vector<Offer>& out);
   void fire_timers(double now);
+  const Timer* live_timer_front() const;  // the earliest timer not cancelled (dropping those before it), or null
+  [[noreturn]] void refuse_time(double now) const;
   std::uint64_t start_timer(double due, bool for_agent, std::uint32_t ref, int lane);
   // Lanes of timers (timers.hpp) that are created in the order they fall due.
   int offer_lane() const { return 0; }
