@@ -31,7 +31,7 @@ class NodePool {
   NodePool& operator=(const NodePool&) = delete;
 
   static constexpr std::size_t kGrain = 8;                  // sizes are rounded up to this, and aligned to it
-  static constexpr std::size_t kLargest = 256;              // larger blocks go to operator new
+  static constexpr std::size_t kLargest = 512;              // larger blocks go to operator new
   static constexpr std::size_t kChunk = 64 * 1024;
 
   void* allocate(std::size_t bytes) {
