@@ -23,13 +23,13 @@
 
 namespace ccroute {
 
-template <class Key, class Less = std::less<Key>>
+template <class Key, class Less = std::less<Key>, std::size_t NodeBytes = 512>
 class BTreeSet {
   struct Node {
     std::uint16_t count = 0;  // keys held
     bool leaf;
   };
-  static constexpr std::size_t kNodeBytes = 512;
+  static constexpr std::size_t kNodeBytes = NodeBytes;
   static constexpr std::size_t kLeafHeader = 24;  // Node, prev, next
   static constexpr std::size_t kInnerHeader = 8;  // Node
 
