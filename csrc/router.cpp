@@ -123,7 +123,7 @@ std::vector<std::uint8_t> Router::levels_of(int site, const std::vector<SkillLev
 int Router::profile_of(int site, std::vector<std::uint8_t> levels) {
   auto [it, is_new] = profile_index_.try_emplace({site, levels}, static_cast<int>(profiles_.size()));
   if (is_new) {
-    Profile profile{site, std::move(levels), 0, 0, {}, ReadySet(PoolAllocator<std::pair<double, AgentRef>>(pool_.get()))};
+    Profile profile{site, std::move(levels), 0, 0, {}, ReadySet(pool_.get())};
     profile.breadth =
         static_cast<int>(std::count_if(profile.levels.begin(), profile.levels.end(), [](auto l) { return l > 0; }));
     const int id = it->second;
@@ -674,14 +674,14 @@ void Router::leave_queue(Call& call) {
 
 void Router::queue_insert(int q, Call& call, CallRef ref) {
   call.queue = q;
-  call.slot = queues_[q].calls.insert(entry(call, ref)).first;
-  if (call.slot == queues_[q].calls.begin()) refresh_head(q);
+  QueueSet& calls = queues_[q].calls;
+  const auto at = calls.insert(entry(call, ref)).first;  // (before begin() is read: == leaves the order open)
+  if (at == calls.begin()) refresh_head(q);
 }
 
 void Router::queue_erase(Call& call) {
-  QueueSet& calls = queues_[call.queue].calls;
-  const bool head = call.slot == calls.begin();
-  calls.erase(call.slot);
+  const bool head = heads_[call.queue].order == call.order;
+  queues_[call.queue].calls.erase(entry(call, kNoCall));  // by its key, which `call` is no part of
   if (head) refresh_head(call.queue);
 }
 
@@ -691,9 +691,10 @@ void Router::refresh_head(int q) {
   if (calls.empty()) {
     head.order = QueueHead::kEmpty;
   } else {
-    head.standing = calls.begin()->standing;
-    head.arrival = calls.begin()->arrival;
-    head.order = calls.begin()->order;
+    const QueueEntry& best = calls.front();
+    head.standing = calls_[best.call].standing;
+    head.arrival = best.arrival;
+    head.order = best.order;
   }
 }
 
@@ -741,7 +742,7 @@ int Router::queue_for(const Call& call) {
     if (queue_slots_[i].key == key) return queue_slots_[i].queue;
   {
     const int id = static_cast<int>(queues_.size());
-    Queue queue{key, {}, 0, QueueSet(PoolAllocator<QueueEntry>(pool_.get()))};
+    Queue queue{key, {}, 0, QueueSet(pool_.get())};
     if (key.phase == kPreferred) {
       agents_[key.sites_or_agent].preferred_queues.push_back(id);
     } else {
@@ -794,8 +795,8 @@ double Router::priority(const Call& call, double t) const {
   return aged(call.standing, config_.plans[call.spec.plan].aging, call.arrival, t);
 }
 
-double Router::priority(const QueueEntry& head, int queue, double t) const {
-  return aged(head.standing, config_.plans[queues_[queue].key.plan].aging, head.arrival, t);
+double Router::priority(const QueueEntry& entry, int queue, double t) const {
+  return aged(calls_[entry.call].standing, config_.plans[queues_[queue].key.plan].aging, entry.arrival, t);
 }
 
 // Within one queue every call shares the plan, so priority(t) differs from this rank by the
@@ -834,7 +835,7 @@ std::optional<Router::Candidate> Router::best_in_profile(const Call& call, const
   }
   // Idle time counts against: the latest ready scores highest; among equal scores (the same
   // ready_since, or a rounding tie) the longest idle, then the first added, wins.
-  const double latest = profile.ready.rbegin()->first;
+  const double latest = profile.ready.back().first;
   auto it = profile.ready.lower_bound({latest, 0});
   Candidate best{score(call, profile, latest, t), latest, it->second};
   while (it != profile.ready.begin()) {
@@ -873,8 +874,9 @@ void Router::check_invariants() const {
   for (CallRef ref = 0; ref < calls_.size(); ++ref) {
     const Call& call = calls_[ref];
     if (!call.live) continue;
-    const bool queued = call.queue != kNone && queues_[call.queue].calls.count(entry(call, ref));
-    check(!queued || call.slot->call == ref, "a queued call knows its entry");
+    const auto slot = call.queue != kNone ? queues_[call.queue].calls.find(entry(call, ref)) : QueueSet::const_iterator();
+    const bool queued = call.queue != kNone && slot != queues_[call.queue].calls.end();
+    check(!queued || slot->call == ref, "a queued call's entry names it");
     check(queued == (call.state == CallState::Waiting), "a call is queued iff it is waiting");
     if (call.state != CallState::Waiting) {
       holding[call.agent] += 1;
@@ -893,13 +895,16 @@ void Router::check_invariants() const {
     if (agent.state == AgentState::Ready)
       for (int q : profiles_[agent.profile].queues) check(queues_[q].calls.empty(), "no waiting call admits a ready agent");
   }
+  auto broken_tree = [](const char* what) { throw std::logic_error(std::string("ccroute invariant broken: ") + what); };
+  for (const Queue& queue : queues_) queue.calls.check(broken_tree);
+  for (const Profile& profile : profiles_) profile.ready.check(broken_tree);
   check(heads_.size() == queues_.size(), "a head per queue");
   for (std::size_t q = 0; q < queues_.size(); ++q) {
     const QueueSet& calls = queues_[q].calls;
     const QueueHead& head = heads_[q];
     check(calls.empty() ? head.order == QueueHead::kEmpty
-                        : head.order == calls.begin()->order && head.standing == calls.begin()->standing &&
-                              head.arrival == calls.begin()->arrival,
+                        : head.order == calls.front().order && head.standing == calls_[calls.front().call].standing &&
+                              head.arrival == calls.front().arrival,
           "a queue's head is its best call");
     check(head.aging == config_.plans[queues_[q].key.plan].aging, "a queue's head ages as its plan");
   }

@@ -13,13 +13,13 @@
 #include <memory>
 #include <optional>
 #include <queue>
-#include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
+#include "btree.hpp"
 #include "codec.hpp"
 #include "error.hpp"
 #include "journal.hpp"
@@ -357,8 +357,7 @@ class Router {
  private:
   static constexpr int kPreferred = -1;  // phase of a call waiting for its preferred agent
 
-  using ReadySet = std::set<std::pair<double, AgentRef>, std::less<std::pair<double, AgentRef>>,
-                            PoolAllocator<std::pair<double, AgentRef>>>;
+  using ReadySet = BTreeSet<std::pair<double, AgentRef>>;
   struct Profile {  // agents alike in site and skill levels: alike in every score term but idle
     int site;
     std::vector<std::uint8_t> levels;
@@ -381,24 +380,25 @@ class Router {
     double timer_due = 0.0;
     std::vector<int> preferred_queues;
   };
-  struct QueueEntry {  // best first: higher rank, then earlier arrival, then earlier creation
+  // A waiting call in its queue, best first: higher rank, then earlier arrival, then earlier
+  // creation. Unique by `order`; `call` is no part of the order (entry() rebuilds the key of a
+  // queued call from the call, which is how it leaves its queue).
+  struct QueueEntry {
     double rank, arrival;
     std::uint64_t order;
     CallRef call;
-    double standing;  // the call's priority but for aging: comparing queue heads needs no call lookup
     bool operator<(const QueueEntry& o) const {
       if (rank != o.rank) return rank > o.rank;
       if (arrival != o.arrival) return arrival < o.arrival;
       return order < o.order;
     }
   };
-  using QueueSet = std::set<QueueEntry, std::less<QueueEntry>, PoolAllocator<QueueEntry>>;
+  using QueueSet = BTreeSet<QueueEntry>;
   struct Call {  // what a step escalation reads first, together (one call may be ~2 cache lines)
     double arrival = 0.0;
     double standing = 0.0;    // priority without the aging term, see standing_priority()
     std::uint64_t order = 0;
     std::uint64_t timer = 0;  // next phase while waiting, offer time-out while offered
-    QueueSet::iterator slot;  // its entry in its queue, while queued
     double preferred_until = -INFINITY;  // end of its preferred agent's turn; -inf: none
     int queue = kNone;
     int phase = 0;
@@ -517,10 +517,10 @@ class Router {
   int distance(int region, int site) const;
   double standing_priority(const Call& call) const;
   double priority(const Call& call, double t) const;
-  double priority(const QueueEntry& head, int queue, double t) const;
+  double priority(const QueueEntry& entry, int queue, double t) const;
   static double aged(double standing, double aging, double arrival, double t) { return standing + aging * (t - arrival); }
   QueueEntry entry(const Call& call, CallRef ref) const {
-    return {priority_rank(call), call.arrival, call.order, ref, call.standing};
+    return {priority_rank(call), call.arrival, call.order, ref};
   }
   double priority_rank(const Call& call) const;
   std::optional<Candidate> best_agent(const Call& call, const Queue& queue, double t) const;
