@@ -93,9 +93,9 @@ cdef extern from *:
 
     // Names (sites, plans, regions, skills) to the core's numbers: an open-addressing
     // index, by the str's cached hash, of the exact-str keys of a dict of names. The
-    // binding looks a plan, a region and a language up on every arrival; a dict lookup
-    // and the int it holds cost ~140 instructions, this ~15 when the caller passes the
-    // very str it passed before, ~30 for an equal one. `find` answers -1 for anything it
+    // binding looks a plan, a region and a language up on every arrival: ~440 instructions
+    // through the dicts (a lookup and the int it holds each), under 100 through this
+    // (bench/binding/python_callgrind.py). `find` answers -1 for anything it
     // does not hold (another type, a str whose hash is not computed yet, an unknown
     // name): the caller then asks the dict, which decides and words the error.
     class ccroute_NameIndex {
