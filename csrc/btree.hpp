@@ -17,6 +17,7 @@
 #include <functional>
 #include <iterator>
 #include <new>
+#include <optional>
 #include <utility>
 
 #include "pool.hpp"
@@ -165,11 +166,12 @@ class BTreeSet {
     const int i = leaf_position(leaf, key);
     if (i < leaf->count && !less_(key, leaf->keys[i])) return {{this, leaf, i}, false};
     ++size_;
-    if (leaf->count < kLeafCapacity) {
-      std::copy_backward(leaf->keys + i, leaf->keys + leaf->count, leaf->keys + leaf->count + 1);
-      leaf->keys[i] = key;
-      ++leaf->count;
-      return {{this, leaf, i}, true};
+    if (leaf->count < kLeafCapacity) return {{this, leaf, put(leaf, i, key)}, true};
+    if (height_ > 0 && !(leaf == last_ && i == kLeafCapacity)) {
+      // Keys arriving anywhere: a sibling with room takes some before this leaf splits, so that
+      // leaves stay ~88 % full rather than ~55 % (test_btree: memory per key).
+      if (std::optional<std::pair<Leaf*, int>> at = shift_to_sibling(leaf, i, key, path[height_ - 1], branch[height_ - 1]))
+        return {{this, at->first, at->second}, true};
     }
     // Split the full leaf. A key past the end of the last leaf (keys mostly arriving in order)
     // starts a new leaf and leaves this one full; otherwise each half takes half the keys.
@@ -180,10 +182,7 @@ class BTreeSet {
     right->count = static_cast<std::uint16_t>(kLeafCapacity - from);
     leaf->count = static_cast<std::uint16_t>(from);
     Leaf* home = i < stay ? leaf : right;
-    const int at = i < stay ? i : i - stay;
-    std::copy_backward(home->keys + at, home->keys + home->count, home->keys + home->count + 1);
-    home->keys[at] = key;
-    ++home->count;
+    const int at = put(home, i < stay ? i : i - stay, key);
     right->prev = leaf;
     right->next = leaf->next;
     (leaf->next ? leaf->next->prev : last_) = right;
@@ -205,6 +204,25 @@ class BTreeSet {
     --size_;
     rebalance(leaf, path, branch);
     return 1;
+  }
+
+  // Erases the first key (the best call of a queue, taken by an agent); the tree is not empty.
+  void pop_front() {
+    Leaf* leaf = first_;
+    std::copy(leaf->keys + 1, leaf->keys + leaf->count, leaf->keys);
+    --leaf->count;
+    --size_;
+    // (a separator left equal to the erased key still divides the keys correctly)
+    if (leaf->count >= kLeafMinimum && height_ > 0) return;
+    Inner* path[kMaxHeight];
+    int branch[kMaxHeight];
+    Node* node = root_;
+    for (int level = 0; level < height_; ++level) {  // the first leaf's path: child 0 all the way
+      path[level] = static_cast<Inner*>(node);
+      branch[level] = 0;
+      node = path[level]->child[0];
+    }
+    rebalance(leaf, path, branch);
   }
 
   void clear() {
@@ -274,9 +292,53 @@ class BTreeSet {
     free_node(node);
   }
 
-  // The first position in the leaf whose key is not below `key`.
+  // The first position in the leaf whose key is not below `key`. (A binary search without
+  // branches measured no faster here, in more instructions: std::lower_bound it is.)
   int leaf_position(const Leaf* leaf, const Key& key) const {
     return static_cast<int>(std::lower_bound(leaf->keys, leaf->keys + leaf->count, key, less_) - leaf->keys);
+  }
+
+  // Writes `key` at `i` in a leaf with room, the keys from `i` on moving up; returns `i`.
+  static int put(Leaf* leaf, int i, const Key& key) {
+    std::copy_backward(leaf->keys + i, leaf->keys + leaf->count, leaf->keys + leaf->count + 1);
+    leaf->keys[i] = key;
+    ++leaf->count;
+    return i;
+  }
+
+  // A full leaf, child c of `parent`, that `key` would enter at `i`: moves keys to a sibling with
+  // room for two or more (half that room) and puts `key` where it belongs now. Where it went,
+  // or nullopt (nothing changed) when neither sibling has that room.
+  std::optional<std::pair<Leaf*, int>> shift_to_sibling(Leaf* leaf, int i, const Key& key, Inner* parent, int c) {
+    if (c > 0) {
+      Leaf* left = static_cast<Leaf*>(parent->child[c - 1]);
+      const int m = (kLeafCapacity - left->count) / 2;
+      if (m > 0) {  // the first m keys go to the end of the left sibling
+        const int joined = left->count;
+        std::copy(leaf->keys, leaf->keys + m, left->keys + joined);
+        std::copy(leaf->keys + m, leaf->keys + kLeafCapacity, leaf->keys);
+        left->count = static_cast<std::uint16_t>(joined + m);
+        leaf->count = static_cast<std::uint16_t>(kLeafCapacity - m);
+        const std::pair at = i < m ? std::pair{left, put(left, joined + i, key)} : std::pair{leaf, put(leaf, i - m, key)};
+        parent->keys[c - 1] = leaf->keys[0];
+        return at;
+      }
+    }
+    if (c < parent->count) {
+      Leaf* right = static_cast<Leaf*>(parent->child[c + 1]);
+      const int m = (kLeafCapacity - right->count) / 2;
+      if (m > 0) {  // the last m keys go to the front of the right sibling
+        const int stay = kLeafCapacity - m;
+        std::copy_backward(right->keys, right->keys + right->count, right->keys + right->count + m);
+        std::copy(leaf->keys + stay, leaf->keys + kLeafCapacity, right->keys);
+        right->count = static_cast<std::uint16_t>(right->count + m);
+        leaf->count = static_cast<std::uint16_t>(stay);
+        const std::pair at = i <= stay ? std::pair{leaf, put(leaf, i, key)} : std::pair{right, put(right, i - stay, key)};
+        parent->keys[c] = right->keys[0];
+        return at;
+      }
+    }
+    return std::nullopt;
   }
   // The leaf that holds `key` or would; with `path`, the inner nodes on the way and the child
   // taken in each.

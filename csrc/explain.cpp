@@ -54,8 +54,9 @@ Explanation Router::explain(CallRef ref, double now, std::size_t n_agents) const
         if (other.call == ref) continue;
         e.competing += 1;
         const double p = priority(other, static_cast<int>(q), now);
+        const double arrival = calls_[other.call].arrival;
         if (p > e.priority.total ||
-            (p == e.priority.total && (other.arrival < call.arrival || (other.arrival == call.arrival && other.order < call.order))))
+            (p == e.priority.total && (arrival < call.arrival || (arrival == call.arrival && other.order < call.order))))
           e.rank += 1;
       }
     }
@@ -74,8 +75,8 @@ Explanation Router::explain(CallRef ref, double now, std::size_t n_agents) const
   const QueueKey key = key_for(call);  // an offered call has left its queue: its step's admission all the same
   for (const Profile& profile : profiles_)
     if (!profile.ready.empty() && admits(key, profile))
-      for (const auto& [since, agent] : profile.ready)
-        e.agents.push_back(AgentScore{agent, since, score_terms(call, profile, since, now)});
+      for (const ReadyEntry& ready : profile.ready)
+        e.agents.push_back(AgentScore{ready.agent, ready.since(), score_terms(call, profile, ready.since(), now)});
   auto better = [](const AgentScore& a, const AgentScore& b) {
     if (a.score.total != b.score.total) return a.score.total > b.score.total;
     return a.ready_since != b.ready_since ? a.ready_since < b.ready_since : a.agent < b.agent;

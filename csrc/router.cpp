@@ -624,14 +624,17 @@ void Router::list_ready(AgentRef ref) {
   Profile& profile = profiles_[agent.profile];
   if (profile.ready.empty())
     for (int q : profile.queues) queues_[q].ready_profiles += 1;
-  profile.ready.insert({agent.ready_since, ref});
+  profile.ready.insert({ordered_bits(agent.ready_since), ref});
 }
 
 void Router::unlist_ready(AgentRef ref) {
   const Agent& agent = agents_[ref];
   Profile& profile = profiles_[agent.profile];
   // (offer() unlists a ready agent; set_skills has unlisted the one it re-routes already)
-  if (profile.ready.erase({agent.ready_since, ref}) && profile.ready.empty())
+  // The longest idle, offered a call most often, leaves without a search.
+  const bool listed = !profile.ready.empty() && profile.ready.front().agent == ref ? (profile.ready.pop_front(), true)
+                                                                                  : profile.ready.erase({ordered_bits(agent.ready_since), ref});
+  if (listed && profile.ready.empty())
     for (int q : profile.queues) queues_[q].ready_profiles -= 1;
 }
 
@@ -680,9 +683,12 @@ void Router::queue_insert(int q, Call& call, CallRef ref) {
 }
 
 void Router::queue_erase(Call& call) {
-  const bool head = heads_[call.queue].order == call.order;
-  queues_[call.queue].calls.erase(entry(call, kNoCall));  // by its key, which `call` is no part of
-  if (head) refresh_head(call.queue);
+  if (heads_[call.queue].order == call.order) {  // the best call, taken by an agent: no key to rebuild
+    queues_[call.queue].calls.pop_front();
+    refresh_head(call.queue);
+  } else {
+    queues_[call.queue].calls.erase(entry(call, kNoCall));  // by its key, which `call` is no part of
+  }
 }
 
 void Router::refresh_head(int q) {
@@ -691,8 +697,8 @@ void Router::refresh_head(int q) {
   if (calls.empty()) {
     head.order = QueueHead::kEmpty;
   } else {
-    const QueueEntry& best = calls.front();
-    head.standing = calls_[best.call].standing;
+    const Call& best = calls_[calls.front().call];
+    head.standing = best.standing;
     head.arrival = best.arrival;
     head.order = best.order;
   }
@@ -796,7 +802,8 @@ double Router::priority(const Call& call, double t) const {
 }
 
 double Router::priority(const QueueEntry& entry, int queue, double t) const {
-  return aged(calls_[entry.call].standing, config_.plans[queues_[queue].key.plan].aging, entry.arrival, t);
+  const Call& call = calls_[entry.call];
+  return aged(call.standing, config_.plans[queues_[queue].key.plan].aging, call.arrival, t);
 }
 
 // Within one queue every call shares the plan, so priority(t) differs from this rank by the
@@ -830,20 +837,21 @@ std::optional<Router::Candidate> Router::best_in_profile(const Call& call, const
   if (profile.ready.empty()) return std::nullopt;
   const double idle_weight = config_.plans[call.spec.plan].steps[call.phase].weights.idle;
   if (idle_weight >= 0) {  // the longest idle scores highest and also wins the ties
-    const auto& [since, agent] = *profile.ready.begin();
-    return Candidate{score(call, profile, since, t), since, agent};
+    const ReadyEntry& first = profile.ready.front();
+    const double since = first.since();
+    return Candidate{score(call, profile, since, t), since, first.agent};
   }
   // Idle time counts against: the latest ready scores highest; among equal scores (the same
   // ready_since, or a rounding tie) the longest idle, then the first added, wins.
-  const double latest = profile.ready.back().first;
+  const std::uint64_t latest = profile.ready.back().since_key;
   auto it = profile.ready.lower_bound({latest, 0});
-  Candidate best{score(call, profile, latest, t), latest, it->second};
+  Candidate best{score(call, profile, it->since(), t), it->since(), it->agent};
   while (it != profile.ready.begin()) {
     --it;
-    const double s = score(call, profile, it->first, t);
+    const double s = score(call, profile, it->since(), t);
     if (s != best.score) break;
-    auto first_of_time = profile.ready.lower_bound({it->first, 0});
-    best = Candidate{s, it->first, first_of_time->second};
+    auto first_of_time = profile.ready.lower_bound({it->since_key, 0});
+    best = Candidate{s, it->since(), first_of_time->agent};
     it = first_of_time;
   }
   return best;
@@ -890,7 +898,7 @@ void Router::check_invariants() const {
     check(holding[ref] == (holds ? 1 : 0), "an agent holds at most one call");
     check(holds ? agent.call != kNoCall && calls_[agent.call].agent == ref : agent.call == kNoCall,
           "an agent knows the call it holds");
-    const bool listed = profiles_[agent.profile].ready.count({agent.ready_since, ref}) > 0;
+    const bool listed = profiles_[agent.profile].ready.count({ordered_bits(agent.ready_since), ref}) > 0;
     check(listed == (agent.state == AgentState::Ready), "an agent is listed ready iff it is ready");
     if (agent.state == AgentState::Ready)
       for (int q : profiles_[agent.profile].queues) check(queues_[q].calls.empty(), "no waiting call admits a ready agent");
@@ -904,7 +912,7 @@ void Router::check_invariants() const {
     const QueueHead& head = heads_[q];
     check(calls.empty() ? head.order == QueueHead::kEmpty
                         : head.order == calls.front().order && head.standing == calls_[calls.front().call].standing &&
-                              head.arrival == calls.front().arrival,
+                              head.arrival == calls_[calls.front().call].arrival,
           "a queue's head is its best call");
     check(head.aging == config_.plans[queues_[q].key.plan].aging, "a queue's head ages as its plan");
   }

@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <memory>
@@ -357,7 +358,31 @@ class Router {
  private:
   static constexpr int kPreferred = -1;  // phase of a call waiting for its preferred agent
 
-  using ReadySet = BTreeSet<std::pair<double, AgentRef>>;
+  // Doubles as unsigned integers in the same order (-0.0 as 0.0; never NaN: times and
+  // priorities are finite). The trees' keys hold these: a search within a node compares
+  // integers, without the branches and NaN checks that comparing doubles costs.
+  static std::uint64_t ordered_bits(double x) {
+    std::uint64_t bits;
+    x += 0.0;  // -0.0 becomes 0.0, which it equals
+    std::memcpy(&bits, &x, sizeof bits);
+    return bits >> 63 ? ~bits : bits | (std::uint64_t{1} << 63);
+  }
+  static double from_ordered_bits(std::uint64_t key) {
+    const std::uint64_t bits = key >> 63 ? key & ~(std::uint64_t{1} << 63) : ~key;
+    double x;
+    std::memcpy(&x, &bits, sizeof x);
+    return x;
+  }
+  // A ready agent in its profile, longest idle first: (ready_since, agent) ascending.
+  struct ReadyEntry {
+    std::uint64_t since_key;  // ordered_bits(ready_since)
+    AgentRef agent;
+    double since() const { return from_ordered_bits(since_key); }
+    bool operator<(const ReadyEntry& o) const {  // without branches: a search in a tree node cannot predict them
+      return (since_key < o.since_key) | ((since_key == o.since_key) & (agent < o.agent));
+    }
+  };
+  using ReadySet = BTreeSet<ReadyEntry>;
   struct Profile {  // agents alike in site and skill levels: alike in every score term but idle
     int site;
     std::vector<std::uint8_t> levels;
@@ -384,13 +409,14 @@ class Router {
   // creation. Unique by `order`; `call` is no part of the order (entry() rebuilds the key of a
   // queued call from the call, which is how it leaves its queue).
   struct QueueEntry {
-    double rank, arrival;
+    std::uint64_t rank_key;     // ~ordered_bits(rank): the higher rank first
+    std::uint64_t arrival_key;  // ordered_bits(arrival)
     std::uint64_t order;
     CallRef call;
-    bool operator<(const QueueEntry& o) const {
-      if (rank != o.rank) return rank > o.rank;
-      if (arrival != o.arrival) return arrival < o.arrival;
-      return order < o.order;
+    bool operator<(const QueueEntry& o) const {  // without branches: a search in a tree node cannot predict them
+      using Wide = unsigned __int128;  // (arrival, order) as one number: compared with a subtraction
+      const Wide after_rank = Wide{arrival_key} << 64 | order, other = Wide{o.arrival_key} << 64 | o.order;
+      return (rank_key < o.rank_key) | ((rank_key == o.rank_key) & (after_rank < other));
     }
   };
   using QueueSet = BTreeSet<QueueEntry>;
@@ -520,7 +546,7 @@ class Router {
   double priority(const QueueEntry& entry, int queue, double t) const;
   static double aged(double standing, double aging, double arrival, double t) { return standing + aging * (t - arrival); }
   QueueEntry entry(const Call& call, CallRef ref) const {
-    return {priority_rank(call), call.arrival, call.order, ref};
+    return {~ordered_bits(priority_rank(call)), ordered_bits(call.arrival), call.order, ref};
   }
   double priority_rank(const Call& call) const;
   std::optional<Candidate> best_agent(const Call& call, const Queue& queue, double t) const;
