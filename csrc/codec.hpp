@@ -1,6 +1,7 @@
 // Binary encoding shared by snapshots and the journal: little-endian fixed-width fields,
-// length-prefixed byte strings, and zlib's CRC-32 (so that Python's zlib.crc32 checks the
-// same bytes: the reference model reads and writes these formats too).
+// length-prefixed byte strings, and checksums the reference model computes alike (it reads
+// and writes these formats too): zlib's CRC-32 for snapshots (Python's zlib.crc32), CRC-32C
+// for the journal's records (ccroute.journal.crc32c).
 #pragma once
 
 #include <cstdint>
@@ -13,6 +14,10 @@
 namespace ccroute::codec {
 
 std::uint32_t crc32(const void* data, std::size_t size, std::uint32_t crc = 0);
+// CRC-32C (Castagnoli), the journal's checksum: one instruction per 8 bytes on x86-64 with
+// SSE4.2 (checked at run time), tables elsewhere.
+std::uint32_t crc32c(const void* data, std::size_t size, std::uint32_t crc = 0);
+std::uint32_t crc32c_portable(const void* data, std::size_t size, std::uint32_t crc = 0);  // the tables' way
 
 class Writer {
  public:

@@ -19,7 +19,7 @@ namespace ccroute {
 namespace {
 
 constexpr char kMagic[8] = {'C', 'C', 'R', 'J', 'R', 'N', 'L', '\0'};
-constexpr std::uint32_t kVersion = 1;
+constexpr std::uint32_t kVersion = 2;  // 1: CRC-32 (zlib) checksums
 constexpr std::size_t kFirstMap = std::size_t{1} << 20;
 constexpr std::size_t kMaxGrowth = std::size_t{64} << 20;
 constexpr auto kBatchInterval = std::chrono::milliseconds(100);
@@ -49,7 +49,7 @@ std::string header_bytes(std::string_view tag, std::uint64_t first_event) {
   std::string header(kMagic, sizeof kMagic);
   codec::Writer h(header);
   h.u32(kVersion);
-  h.u32(codec::crc32(rest.data(), rest.size()));
+  h.u32(codec::crc32c(rest.data(), rest.size()));
   return header + rest;
 }
 
@@ -60,7 +60,7 @@ bool record_at(std::string_view data, std::size_t at) {
   std::uint32_t size, crc;
   std::memcpy(&size, data.data() + at, 4);
   std::memcpy(&crc, data.data() + at + 4, 4);
-  return size > 0 && size <= data.size() - at - 8 && codec::crc32(data.data() + at + 8, size) == crc;
+  return size > 0 && size <= data.size() - at - 8 && codec::crc32c(data.data() + at + 8, size) == crc;
 }
 
 }  // namespace
@@ -118,7 +118,13 @@ void Journal::grow(std::size_t needed) {
   std::size_t capacity = std::max(capacity_, kFirstMap);
   while (capacity < needed) capacity += std::min(capacity, kMaxGrowth);
   std::lock_guard<std::mutex> lock(mapping_);
-  if (::ftruncate(fd_, static_cast<off_t>(capacity)) != 0) io_failure("cannot grow", path_);
+  // The blocks are allocated ahead (fallocate) rather than left a hole: making a page of an
+  // allocated extent writable costs the kernel (ext4) 2-5 times less than a hole's (delayed
+  // allocation), 2.5-5 against 6-12 µs per 4 KiB on this VM, once per ~40 records. A file
+  // system that cannot allocate ahead gets a sparse extension.
+  if (::fallocate(fd_, 0, 0, static_cast<off_t>(capacity)) != 0 &&
+      ::ftruncate(fd_, static_cast<off_t>(capacity)) != 0)
+    io_failure("cannot grow", path_);
   // mremap keeps the pages already mapped (and made writable ahead) where a new map would
   // fault each of them in again.
   void* map = map_ ? ::mremap(map_, capacity_, capacity, MREMAP_MAYMOVE)
@@ -153,7 +159,7 @@ void Journal::append(std::string_view payload) {
 void Journal::commit(std::size_t payload_size) {
   const std::size_t at = size_.load(std::memory_order_relaxed);
   const std::size_t next = at + 8 + padded(payload_size);
-  const std::uint64_t header = static_cast<std::uint64_t>(codec::crc32(map_ + at + 8, payload_size)) << 32 |
+  const std::uint64_t header = static_cast<std::uint64_t>(codec::crc32c(map_ + at + 8, payload_size)) << 32 |
                                static_cast<std::uint32_t>(payload_size);
   // Last, in one aligned 8-byte store: a reader sees the record whole or not at all.
   __atomic_store_n(reinterpret_cast<std::uint64_t*>(map_ + at), header, __ATOMIC_RELEASE);
@@ -223,7 +229,7 @@ JournalContents read_journal(const std::string& path) {
   j.first_event = header.u64();
   j.config_tag = header.bytes();
   const std::size_t start = padded(data.size() - header.remaining());
-  if (start > data.size() || codec::crc32(data.data() + 16, start - 16) != crc) header.fail("damaged header");
+  if (start > data.size() || codec::crc32c(data.data() + 16, start - 16) != crc) header.fail("damaged header");
 
   std::size_t at = start;
   while (at + 8 <= data.size()) {
@@ -262,13 +268,6 @@ JournalContents read_journal(const std::string& path) {
 void Router::start_journal(const std::string& path, Sync sync, std::uint64_t end) {
   journal_.reset();  // a journal being replaced is closed (and synced) first
   journal_ = std::make_unique<Journal>(path, sync, config_tag_, events_, end);
-}
-
-// Skills travel by name where they have one, so that a journal does not depend on the order
-// in which a router numbered them; unnamed ones (the C API's) by number.
-void Router::write_skill(codec::Writer& w, SkillRef skill) const {
-  w.u16(skill);
-  w.bytes(skill_names_[skill]);
 }
 
 SkillRef Router::read_skill(codec::Reader& r) {

@@ -3,9 +3,9 @@
 // and the journal. The reference model reads and writes the same format
 // (src/ccroute/journal.py documents it).
 //
-// File: a header (magic "CCRJRNL\0", u32 version, u32 CRC-32 of the rest of the header,
+// File: a header (magic "CCRJRNL\0", u32 version, u32 CRC-32C of the rest of the header,
 // u64 number of the first event, bytes config tag, zero padding to 8 bytes), then records,
-// each at an 8-byte boundary: u32 payload size, u32 CRC-32 of the payload, the payload, zero
+// each at an 8-byte boundary: u32 payload size, u32 CRC-32C of the payload, the payload, zero
 // padding to 8 bytes. A payload is u64 event number, u8 operation, f64 time, and the
 // operation's fields (Router::record_* in journal.cpp).
 //
@@ -20,10 +20,13 @@
 //   Never  the kernel's own writeback (sync="none" in Python)
 #pragma once
 
+#include <algorithm>
 #include <atomic>
+#include <cassert>
 #include <memory>
 #include <condition_variable>
 #include <cstdint>
+#include <cstring>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -39,6 +42,66 @@ enum class JournalOp : std::uint8_t {
   SetSkills, RemoveAgent, Transfer, Reprioritize, Reconfigure,
 };
 
+// Encodes a record's payload in place, in the journal's mapped file, or, should the room
+// there not suffice (a long id or name, a reconfiguration's document), in a spill string.
+// Fixed-size fields are plain stores, unchecked: each variable-size field checks that kSlack
+// bytes stay free after it, and a record writes at most kSlack bytes of fixed-size fields
+// between two checks (asserted in debug builds). So a record costs a comparison per string,
+// not one per field. Little-endian hosts only (x86-64, AArch64): the bytes in memory are
+// the format, as in codec::Writer.
+class RecordWriter {
+ public:
+  static constexpr std::size_t kSlack = 256;
+  // [begin, end) holds at least kSlack bytes.
+  RecordWriter(char* begin, char* end, std::string& spill) : begin_(begin), p_(begin), end_(end), spill_(&spill) {}
+  void u8(std::uint8_t x) { fixed(&x, sizeof x); }
+  void u16(std::uint16_t x) { fixed(&x, sizeof x); }
+  void u32(std::uint32_t x) { fixed(&x, sizeof x); }
+  void u64(std::uint64_t x) { fixed(&x, sizeof x); }
+  void i32(std::int32_t x) { fixed(&x, sizeof x); }
+  void i64(std::int64_t x) { fixed(&x, sizeof x); }
+  void f64(double x) { fixed(&x, sizeof x); }
+  void bytes(std::string_view s) {
+    u32(static_cast<std::uint32_t>(s.size()));
+    if (s.size() + kSlack > static_cast<std::size_t>(end_ - p_)) spill(s.size());
+    if (!s.empty()) std::memcpy(p_, s.data(), s.size());  // an empty view's data() may be null
+    p_ += s.size();
+#ifndef NDEBUG
+    unchecked_ = 0;
+#endif
+  }
+  bool spilled() const { return begin_ == spill_->data(); }
+  std::size_t size() const { return static_cast<std::size_t>(p_ - begin_); }
+  std::string_view payload() const { return {begin_, size()}; }
+
+ private:
+  static_assert(sizeof(double) == 8, "IEEE doubles");
+  void fixed(const void* x, std::size_t n) {
+#ifndef NDEBUG
+    unchecked_ += n;
+    assert(unchecked_ <= kSlack && "a record's fixed-size fields between two strings outgrew the slack");
+#endif
+    std::memcpy(p_, x, n);
+    p_ += n;
+  }
+  // On into the spill string (what was written moves there), with room for `more` bytes and the slack.
+  void spill(std::size_t more) {
+    const std::size_t written = size();
+    if (!spilled()) spill_->assign(begin_, written);
+    spill_->resize(std::max(2 * spill_->size(), written + more + kSlack));
+    begin_ = spill_->data();
+    p_ = begin_ + written;
+    end_ = begin_ + spill_->size();
+  }
+  char* begin_;
+  char* p_;
+  char* end_;
+  std::string* spill_;
+#ifndef NDEBUG
+  std::size_t unchecked_ = 0;
+#endif
+};
+
 class Journal {
  public:
   // Appends to `path`: a new file (header written) when `end` is 0, else an existing journal
@@ -50,7 +113,8 @@ class Journal {
   Journal& operator=(const Journal&) = delete;
 
   // A record is written in place: its payload encoded straight into the mapped file, from
-  // room_begin() (never past room_end()), then committed; one that does not fit, whole (append).
+  // room_begin() (never past room_end(), at least RecordWriter::kSlack bytes further), then
+  // committed; one that does not fit, whole (append).
   char* room_begin() const { return map_ + size_.load(std::memory_order_relaxed) + 8; }
   char* room_end() const { return map_ + capacity_; }
   void commit(std::size_t payload_size);

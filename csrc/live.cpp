@@ -31,7 +31,7 @@ void Router::set_skills(AgentRef ref, std::optional<int> site, const std::option
     make_ready(ref, now);
     if (agent.state == AgentState::Ready) agent.since = since;
   }
-  record(JournalOp::SetSkills, now, [&](codec::Writer& w) {
+  record(JournalOp::SetSkills, now, [&](RecordWriter& w) {
     w.u32(ref);
     w.i32(new_site);
     w.u32(static_cast<std::uint32_t>(held.size()));
@@ -55,7 +55,7 @@ void Router::remove_agent(AgentRef ref, double now, std::vector<Offer>& out) {
   agent.state = AgentState::Removed;
   agent.since = now;
   agent.reason.clear();
-  record(JournalOp::RemoveAgent, now, [&](codec::Writer& w) { w.u32(ref); });
+  record(JournalOp::RemoveAgent, now, [&](RecordWriter& w) { w.u32(ref); });
 }
 
 void Router::transfer(CallRef ref, int plan, double now, std::vector<Offer>& out) {
@@ -73,7 +73,7 @@ void Router::transfer(CallRef ref, int plan, double now, std::vector<Offer>& out
   call.standing = standing_priority(call);
   const std::uint64_t order = call.order;
   enqueue(ref, now);
-  record(JournalOp::Transfer, now, [&](codec::Writer& w) {
+  record(JournalOp::Transfer, now, [&](RecordWriter& w) {
     w.u64(order);
     w.u32(static_cast<std::uint32_t>(plan));
   });
@@ -93,7 +93,7 @@ void Router::reprioritize(CallRef ref, std::optional<double> value, std::optiona
   call.spec.priority = priority.value_or(call.spec.priority);
   call.standing = standing_priority(call);
   if (queued) queue_insert(call.queue, call, ref);  // same queue, same timer: only its place moves
-  record(JournalOp::Reprioritize, now, [&](codec::Writer& w) {
+  record(JournalOp::Reprioritize, now, [&](RecordWriter& w) {
     w.u64(call.order);
     w.u8(value.has_value());
     w.f64(value.value_or(0.0));
@@ -213,7 +213,7 @@ void Router::reconfigure(Config config, const std::vector<int>& plans, const std
     return x.arrival != y.arrival ? x.arrival < y.arrival : x.order < y.order;
   });
   for (CallRef ref : waiting) enqueue(ref, now);
-  record(JournalOp::Reconfigure, now, [&](codec::Writer& w) { w.bytes(config_document_); });
+  record(JournalOp::Reconfigure, now, [&](RecordWriter& w) { w.bytes(config_document_); });
 }
 
 }  // namespace ccroute

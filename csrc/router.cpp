@@ -149,7 +149,7 @@ AgentRef Router::add_agent(int site, const std::vector<SkillLevel>& skills, std:
   profiles_[profile].members += 1;
   agent.wrapup = wrapup;
   agents_.push_back(std::move(agent));
-  record(JournalOp::AddAgent, now_, [&](codec::Writer& w) {
+  record(JournalOp::AddAgent, now_, [&](RecordWriter& w) {
     w.bytes(key);
     w.u32(static_cast<std::uint32_t>(site));
     w.u32(static_cast<std::uint32_t>(skills.size()));
@@ -172,7 +172,7 @@ void Router::ready(AgentRef ref, double now, std::vector<Offer>& out) {
   agent.timer = 0;
   agent.ready_since = now;
   make_ready(ref, now);
-  record(JournalOp::Ready, now, [&](codec::Writer& w) { w.u32(ref); });
+  record(JournalOp::Ready, now, [&](RecordWriter& w) { w.u32(ref); });
 }
 
 void Router::not_ready(AgentRef ref, double now, const std::string& reason, std::vector<Offer>& out) {
@@ -185,7 +185,7 @@ void Router::not_ready(AgentRef ref, double now, const std::string& reason, std:
   agent.state = AgentState::NotReady;
   agent.since = now;
   agent.reason = reason;
-  record(JournalOp::NotReady, now, [&](codec::Writer& w) {
+  record(JournalOp::NotReady, now, [&](RecordWriter& w) {
     w.u32(ref);
     w.bytes(reason);
   });
@@ -201,7 +201,7 @@ void Router::logout(AgentRef ref, double now, std::vector<Offer>& out) {
   agent.timer = 0;
   agent.state = AgentState::Offline;
   agent.since = now;
-  record(JournalOp::Logout, now, [&](codec::Writer& w) { w.u32(ref); });
+  record(JournalOp::Logout, now, [&](RecordWriter& w) { w.u32(ref); });
 }
 
 // -------------------------------------------------------------------- calls
@@ -250,7 +250,7 @@ CallRef Router::arrive(const CallSpec& spec, double now, std::vector<Offer>& out
   tallies_[spec.plan].arrived += 1;
   const std::uint64_t order = call.order;
   enqueue(ref, now);
-  record(JournalOp::Arrive, now, [&](codec::Writer& w) {
+  record(JournalOp::Arrive, now, [&](RecordWriter& w) {
     w.u64(order);
     w.bytes(key);
     w.u32(static_cast<std::uint32_t>(spec.plan));
@@ -288,7 +288,7 @@ void Router::accept(CallRef ref, AgentRef agent, double now, std::vector<Offer>&
   site.answered += 1;
   site.wait_sum += wait;
   site.answered_within += within;
-  record(JournalOp::Accept, now, [&](codec::Writer& w) {
+  record(JournalOp::Accept, now, [&](RecordWriter& w) {
     w.u64(call.order);
     w.u32(agent);
   });
@@ -299,7 +299,7 @@ void Router::reject(CallRef ref, AgentRef agent, double now, std::vector<Offer>&
   begin(now, out);
   const std::uint64_t order = offered_to(ref, agent).order;
   unoffer(ref, now, "rejected");
-  record(JournalOp::Reject, now, [&](codec::Writer& w) {
+  record(JournalOp::Reject, now, [&](RecordWriter& w) {
     w.u64(order);
     w.u32(agent);
   });
@@ -317,7 +317,7 @@ void Router::abandon(CallRef ref, double now, std::vector<Offer>& out) {
   const std::uint64_t order = call.order;
   release(ref);
   if (offered) make_ready(agent, now);  // keeps its ready_since: the agent got no work
-  record(JournalOp::Abandon, now, [&](codec::Writer& w) { w.u64(order); });
+  record(JournalOp::Abandon, now, [&](RecordWriter& w) { w.u64(order); });
 }
 
 void Router::hangup(CallRef ref, double now, std::vector<Offer>& out) {
@@ -347,16 +347,16 @@ void Router::hangup(CallRef ref, double now, std::vector<Offer>& out) {
     agent.ready_since = now;
     make_ready(agent_ref, now);
   }
-  record(JournalOp::Hangup, now, [&](codec::Writer& w) { w.u64(order); });
+  record(JournalOp::Hangup, now, [&](RecordWriter& w) { w.u64(order); });
 }
 
 void Router::advance(double now, std::vector<Offer>& out) {
   begin(now, out);
-  record(JournalOp::Advance, now, [](codec::Writer&) {});
+  record(JournalOp::Advance, now, [](RecordWriter&) {});
 }
 
 void Router::refuse(const std::string& message) {
-  record(JournalOp::Advance, now_, [](codec::Writer&) {});
+  record(JournalOp::Advance, now_, [](RecordWriter&) {});
   throw Error(ErrorKind::InvalidTransition, message);
 }
 

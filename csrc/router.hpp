@@ -487,19 +487,24 @@ class Router {
   template <class Fields>
   void record(JournalOp op, double now, Fields&& fields) {
     if (journal_) {  // encoded in place, in the journal's mapped file (record_ if too big for its room)
-      codec::Writer w(journal_->room_begin(), journal_->room_end(), record_);
+      RecordWriter w(journal_->room_begin(), journal_->room_end(), record_);
       w.u64(events_);
       w.u8(static_cast<std::uint8_t>(op));
       w.f64(now);
       fields(w);
       if (w.spilled())
-        journal_->append(record_);
+        journal_->append(w.payload());
       else
-        journal_->commit(w.written());
+        journal_->commit(w.size());
     }
     ++events_;
   }
-  void write_skill(codec::Writer& w, SkillRef skill) const;
+  // Skills travel by name where they have one, so that a journal does not depend on the order
+  // in which a router numbered them; unnamed ones (the C API's) by number.
+  void write_skill(RecordWriter& w, SkillRef skill) const {
+    w.u16(skill);
+    w.bytes(skill_names_[skill]);
+  }
   SkillRef read_skill(codec::Reader& r);
   // time
   void begin(double now, std::vector<Offer>& out);

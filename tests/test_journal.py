@@ -127,6 +127,8 @@ def test_a_torn_last_record_is_dropped_with_a_warning(Router, tmp_path):
     (lambda b: b"", "empty"),
     (lambda b: b"CCRSNAP\0" + b[8:], "not a ccroute journal"),
     (lambda b: b[:8] + bytes([9]) + b[9:], "version 9"),
+    # Version 1 (zlib's CRC-32 where 2 has CRC-32C) is refused, naming both versions.
+    (lambda b: b[:8] + bytes([1]) + b[9:], "format version 1, this ccroute reads version 2"),
     (lambda b: b[:20] + bytes([b[20] ^ 1]) + b[21:], "damaged header"),
     (lambda b: b[:60] + bytes([b[60] ^ 1]) + b[61:], "damaged record at byte 48 before valid ones"),
 ])

@@ -117,20 +117,20 @@ void repair_snapshot(std::string& blob) {
 }
 
 // The journal's layout (csrc/journal.hpp): header CRC over bytes 16..start, then records of
-// u32 size, u32 CRC, payload, padding.
+// u32 size, u32 CRC-32C, payload, padding.
 void repair_journal(std::string& data) {
   if (data.size() < 28) return;
   uint32_t tag_size;
   std::memcpy(&tag_size, &data[24], 4);
   const std::size_t start = padded(28 + static_cast<std::size_t>(tag_size));
   if (start > data.size()) return;
-  const uint32_t crc = ccroute::codec::crc32(data.data() + 16, start - 16);
+  const uint32_t crc = ccroute::codec::crc32c(data.data() + 16, start - 16);
   std::memcpy(&data[12], &crc, 4);
   for (std::size_t at = start; at + 8 <= data.size();) {
     uint32_t size;
     std::memcpy(&size, &data[at], 4);
     if (size == 0 || size > data.size() - at - 8) break;
-    const uint32_t record_crc = ccroute::codec::crc32(data.data() + at + 8, size);
+    const uint32_t record_crc = ccroute::codec::crc32c(data.data() + at + 8, size);
     std::memcpy(&data[at + 4], &record_crc, 4);
     at += 8 + padded(size);
   }

@@ -543,23 +543,31 @@ cdef class Router:
         return ref
 
     cdef int _encode_key(self, object ident) except -1:
-        """``self.key = encode_id(ident)``, without a Python object in the common cases."""
+        """``self.key = encode_id(ident)``, without a Python object in the common cases.
+
+        On every journaled ``arrive``: the key is sized (no work when as long as the last
+        one) and written in place, rather than assigned and appended (~100 instructions)."""
         cdef Py_ssize_t size
         cdef const char* utf8 = NULL
         cdef int64_t number
+        cdef char* key
         if type(ident) is str:
             try:
                 utf8 = PyUnicode_AsUTF8AndSize(ident, &size)
             except UnicodeEncodeError:  # a lone surrogate: the general path below
                 utf8 = NULL
             if utf8 != NULL:
-                self.key.assign(b"\x01", 1)
-                self.key.append(utf8, <size_t>size)
+                self.key.resize(<size_t>size + 1)
+                key = <char*>self.key.data()
+                key[0] = 1
+                memcpy(key + 1, utf8, <size_t>size)
                 return 0
         elif type(ident) is int and -2**63 <= ident < 2**63:
             number = ident
-            self.key.assign(b"\x02", 1)
-            self.key.append(<const char*>&number, 8)
+            self.key.resize(9)
+            key = <char*>self.key.data()
+            key[0] = 2
+            memcpy(key + 1, &number, 8)
             return 0
         self.key = encode_id(ident)
         return 0
