@@ -92,6 +92,13 @@ class Timers {
     for (const Lane& l : lanes_) n += l.count;
     return n;
   }
+  // Calls f(timer) for every timer held, cancelled ones included, in no order.
+  template <class F>
+  void for_each(F&& f) const {
+    for (const Lane& l : lanes_)
+      for (std::size_t i = 0; i < l.count; ++i) f(l.buffer[(l.head + i) & (l.capacity - 1)]);
+    for (const Timer& timer : heap_) f(timer);
+  }
   // Bytes allocated, for memory accounting.
   std::size_t memory_bytes() const {
     std::size_t bytes = heap_.capacity() * sizeof(Timer) + lanes_.capacity() * sizeof(Lane) +

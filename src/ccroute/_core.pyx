@@ -471,7 +471,7 @@ cdef class Router:
         spec.value = _number("value", value)
         spec.priority = _number("priority", priority)
         if isinstance(repeats, bool) or not isinstance(repeats, int) or not 0 <= repeats <= MAX_REPEATS:
-            raise InvalidArgumentError(f"repeats must be an integer >= 0, got {shown(repeats)}")
+            raise InvalidArgumentError(f"repeats must be an integer 0–{MAX_REPEATS}, got {shown(repeats)}")
         spec.repeats = repeats
         return 0
 

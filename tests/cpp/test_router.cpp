@@ -195,10 +195,27 @@ static void bad_input_changes_nothing() {
   CallSpec nan_value = card_call();
   nan_value.value = 0.0 / 0.0;
   CHECK(throws(ErrorKind::InvalidArgument, [&] { r.arrive(nan_value, 7.0, out); }));
+  // A call's record keeps its repeats in 32 bits: one more is refused, by its value, not cut.
+  CallSpec many_repeats = card_call();
+  many_repeats.repeats = kMaxRepeats + 1;
+  try {
+    r.check_call(many_repeats);
+    CHECK(false);
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::InvalidArgument && std::string(e.what()).find("4294967296") != std::string::npos);
+  }
+  many_repeats.repeats = kMaxRepeats;
+  r.check_call(many_repeats);
   CHECK(r.n_agents() == 1 && r.call_state(c) == CallState::Offered && r.agent_state(a) == AgentState::Reserved);
   Config broken = bank();
   broken.plans[0].steps[1].after = 0.0;
   CHECK(throws(ErrorKind::Config, [&] { Router bad(broken); }));
+  Config long_plan = bank();  // a call's step is kept in 16 bits
+  long_plan.plans[1].steps.resize(kMaxSteps + 1);
+  for (int i = 0; i <= kMaxSteps; ++i) long_plan.plans[1].steps[i].after = i;
+  CHECK(throws(ErrorKind::Config, [&] { Router bad(long_plan); }));
+  long_plan.plans[1].steps.pop_back();
+  Router longest(long_plan);
   r.check_invariants();
 }
 
