@@ -268,14 +268,15 @@ static void memory_use_follows_the_state() {
 }
 
 // Timers fire in (due, creation) order whatever lane they were given: a push that would
-// unsort its lane (an earlier due than the lane's last) goes to the heap instead.
+// unsort its lane (an earlier due than the lane's last) goes to the heap instead. Enough of
+// them that each lane fills, empties and reuses several of its blocks; for_each sees each held.
 static void timers_pop_in_due_then_creation_order() {
   std::mt19937_64 rng(7);
   Timers timers;
   timers.reset(5);
   std::vector<Timer> pushed;
   double now = 0.0;
-  for (std::uint64_t seq = 1; seq <= 2000; ++seq) {
+  for (std::uint64_t seq = 1; seq <= 10000; ++seq) {
     now += static_cast<double>(rng() % 3);  // repeated due times test the tie on creation
     const int lane = static_cast<int>(rng() % 6) - 1;  // kNoLane or one of the 5 lanes
     const double due = rng() % 4 == 0 ? now - static_cast<double>(rng() % 50) : now + static_cast<double>(lane + 1) * 10;
@@ -290,6 +291,12 @@ static void timers_pop_in_due_then_creation_order() {
     }
   }
   CHECK(timers.size() == pushed.size());
+  std::vector<std::uint64_t> held, expected_held;
+  timers.for_each([&](const Timer& t) { held.push_back(t.seq); });
+  for (const Timer& t : pushed) expected_held.push_back(t.seq);
+  std::sort(held.begin(), held.end());
+  std::sort(expected_held.begin(), expected_held.end());
+  CHECK(held == expected_held);
   std::sort(pushed.begin(), pushed.end());
   for (const Timer& expected : pushed) {
     CHECK(!timers.empty() && timers.top().seq == expected.seq && timers.top().due == expected.due);
