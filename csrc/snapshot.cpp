@@ -301,7 +301,9 @@ void Router::restore_state(std::string_view blob, std::vector<std::string>& call
     if (s.region < kNone || s.region >= config_.n_regions) r.fail("unknown region");
     if (s.language < kNone || s.language >= static_cast<int>(skill_map.size())) r.fail("unknown language");
     if (s.language != kNone) s.language = skill_map[s.language];
-    if (s.repeats < 0 || s.repeats > kMaxRepeats || s.preferred_wait < 0 || arrival > now)
+    // A preferred turn ends after the arrival by a finite wait, which a snapshot writes as the difference.
+    const bool turn_ok = !has_until || (until >= arrival && std::isfinite(until - arrival));
+    if (s.repeats < 0 || s.repeats > kMaxRepeats || s.preferred_wait < 0 || arrival > now || !turn_ok)
       r.fail("a call's numbers out of their range");
     if (s.preferred_agent < kNone || s.preferred_agent >= static_cast<std::int64_t>(agents_.size()))
       r.fail("unknown preferred agent");

@@ -653,6 +653,8 @@ class ReferenceRouter:
         for c in sorted(state.calls, key=lambda c: c.order):
             assert c.id not in self._calls and c.order < state.calls_created, "a call twice"
             assert 0 <= c.plan < len(plans) and -1 <= c.region < len(regions), "unknown plan or region"
+            assert c.preferred_until is None or (c.arrival <= c.preferred_until
+                                                 and math.isfinite(c.preferred_until - c.arrival)), "bad preferred turn"
             assert 0 <= c.repeats <= MAX_REPEATS and c.arrival <= state.now and -1 <= c.preferred_agent < len(agents), "bad call"
             plan = plans[c.plan]
             assert PREFERRED <= c.step < len(plan.steps) and (c.step != PREFERRED or c.preferred_until is not None)
