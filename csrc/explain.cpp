@@ -117,6 +117,7 @@ std::optional<double> Router::expected_wait(const CallSpec& spec, double now) co
   check_time(now);
   Call caller = Call::of(spec);
   caller.arrival = now;
+  caller.standing = standing_priority(caller);
   const double own = priority(caller, now);
   const PlanStats& tally = tallies_[spec.plan];
   const PlanConfig& plan = config_.plans[spec.plan];

@@ -70,6 +70,7 @@ void Router::transfer(CallRef ref, int plan, double now, std::vector<Offer>& out
   tallies_[call.plan].arrived -= 1;  // a transferred call counts for the plan it is in
   tallies_[plan].arrived += 1;
   call.plan = plan;
+  call.standing = standing_priority(call);
   const std::uint64_t order = call.order;
   enqueue(ref, now);
   record(JournalOp::Transfer, now, [&](codec::Writer& w) {
@@ -90,6 +91,7 @@ void Router::reprioritize(CallRef ref, std::optional<double> value, std::optiona
   if (queued) queue_erase(call);
   call.value = value.value_or(call.value);
   call.priority = priority.value_or(call.priority);
+  call.standing = standing_priority(call);
   if (queued) queue_insert(call.queue, call, ref);  // same queue, same timer: only its place moves
   record(JournalOp::Reprioritize, now, [&](codec::Writer& w) {
     w.u64(call.order);
@@ -191,6 +193,7 @@ void Router::reconfigure(Config config, const std::vector<int>& plans, const std
     if (!call.live) continue;
     call.plan = plans[call.plan];
     if (call.region != kNone) call.region = regions[call.region];
+    call.standing = standing_priority(call);
       call.queue = kNone;
     const int last_step = static_cast<int>(config_.plans[call.plan].steps.size()) - 1;
     if (call.state == CallState::Waiting) {

@@ -3,9 +3,10 @@
 // The counts are exact (capacities, node counts); what each allocation costs the allocator is
 // modelled, for libstdc++ on glibc, x86-64/aarch64 (the build the README measures):
 //  * malloc: a block of n bytes takes n + 8 (its size field) rounded up to 16, at least 32;
-//  * std::set / std::map node: 32 bytes (colour and three links) before the value; the sets of
-//    waiting calls and ready agents take theirs from the router's NodePool (csrc/pool.hpp):
-//    no malloc header, rounded to 8 bytes; what the pool holds beyond them counts as other;
+//  * std::map node: 32 bytes (colour and three links) before the value;
+//  * the B+-trees of waiting calls and ready agents (csrc/btree.hpp): their leaf and inner
+//    nodes, taken from the router's NodePool (csrc/pool.hpp): no malloc header, rounded to
+//    8 bytes; what the pool holds beyond them counts as other;
 //  * std::string: on the heap only past its in-place capacity (15 characters on libstdc++).
 // The allocator's free lists, fragmentation and page rounding are not counted: peak and
 // resident memory (bench/cpp/bench_memory.cpp) are the truth this is compared with.
@@ -13,6 +14,7 @@
 // Whoever changes the router's containers changes the part here that counts them.
 #include <algorithm>
 
+#include "btree.hpp"
 #include "pool.hpp"
 #include "router.hpp"
 
@@ -37,18 +39,19 @@ std::size_t string_bytes(const std::string& s) {
   return s.capacity() > in_place ? heap_block(s.capacity() + 1) : 0;
 }
 
-// An ordered set or map: one node per element (the elements' own heap is the caller's).
+// An ordered map: one node per element (the elements' own heap is the caller's).
 template <class Tree>
 std::size_t tree_bytes(const Tree& tree) {
   return tree.size() * heap_block(kTreeNodeHeader + sizeof(typename Tree::value_type));
 }
 
-// The same for a set whose nodes come from the NodePool.
+// A B+-tree's nodes, from the NodePool (from malloc in a build without it).
 template <class Tree>
-std::size_t pooled_tree_bytes(const Tree& tree) {
-  if (!CCROUTE_NODE_POOL) return tree_bytes(tree);
-  const std::size_t node = kTreeNodeHeader + sizeof(typename Tree::value_type);
-  return tree.size() * ((node + NodePool::kGrain - 1) / NodePool::kGrain * NodePool::kGrain);
+std::size_t btree_bytes(const Tree& tree) {
+  auto block = [](std::size_t n) {
+    return CCROUTE_NODE_POOL ? (n + NodePool::kGrain - 1) / NodePool::kGrain * NodePool::kGrain : heap_block(n);
+  };
+  return tree.leaves() * block(Tree::kLeafBytes) + tree.inners() * block(Tree::kInnerBytes);
 }
 
 std::size_t config_bytes(const Config& config) {
@@ -70,7 +73,7 @@ MemoryUse Router::memory_use() const {
   use.queues = vector_bytes(queues_) + vector_bytes(heads_) + vector_bytes(queue_slots_);
   std::size_t pooled = 0;  // bytes of the pool's nodes in use
   for (const Queue& queue : queues_) {
-    const std::size_t entries = pooled_tree_bytes(queue.calls);
+    const std::size_t entries = btree_bytes(queue.calls);
     use.queues += vector_bytes(queue.profiles) + entries;
     pooled += entries;
   }
@@ -81,7 +84,7 @@ MemoryUse Router::memory_use() const {
 
   use.profiles = vector_bytes(profiles_) + tree_bytes(profile_index_);
   for (const Profile& profile : profiles_) {
-    const std::size_t ready = pooled_tree_bytes(profile.ready);
+    const std::size_t ready = btree_bytes(profile.ready);
     use.profiles += vector_bytes(profile.levels) + vector_bytes(profile.queues) + ready;
     pooled += ready;
   }

@@ -1,5 +1,5 @@
-// Node memory for the router's ordered sets (waiting calls by priority, ready agents by idle
-// time). Each decision inserts and erases a node or two: from a pool they cost a free-list
+// Node memory for the router's B+-trees (btree.hpp: waiting calls by priority, ready agents by
+// idle time). Nodes split and merge as keys come and go: from a pool that costs a free-list
 // pop and push instead of malloc and free, a node freed is the next one used (still in
 // cache), and nodes carry no allocator header. Memory is kept until the router goes.
 #pragma once
@@ -31,7 +31,7 @@ class NodePool {
   NodePool& operator=(const NodePool&) = delete;
 
   static constexpr std::size_t kGrain = 8;                  // sizes are rounded up to this, and aligned to it
-  static constexpr std::size_t kLargest = 256;              // larger blocks go to operator new
+  static constexpr std::size_t kLargest = 512;              // larger blocks go to operator new
   static constexpr std::size_t kChunk = 64 * 1024;
 
   void* allocate(std::size_t bytes) {
@@ -69,32 +69,6 @@ class NodePool {
   std::vector<std::unique_ptr<std::byte[]>> chunks_;
   std::byte* cursor_ = nullptr;
   std::size_t left_ = 0;
-};
-
-// An allocator drawing single nodes from a NodePool (without one, from operator new).
-template <class T>
-struct PoolAllocator {
-  using value_type = T;
-  NodePool* pool = nullptr;
-
-  PoolAllocator() = default;
-  explicit PoolAllocator(NodePool* p) : pool(p) {}
-  template <class U>
-  PoolAllocator(const PoolAllocator<U>& other) : pool(other.pool) {}
-
-  T* allocate(std::size_t n) {
-    static_assert(alignof(T) <= NodePool::kGrain, "pool blocks are aligned to 8 bytes");
-    if (pool && n == 1) return static_cast<T*>(pool->allocate(sizeof(T)));
-    return static_cast<T*>(::operator new(n * sizeof(T)));
-  }
-  void deallocate(T* p, std::size_t n) {
-    if (pool && n == 1) return pool->deallocate(p, sizeof(T));
-    ::operator delete(p);
-  }
-  template <class U>
-  bool operator==(const PoolAllocator<U>& o) const { return pool == o.pool; }
-  template <class U>
-  bool operator!=(const PoolAllocator<U>& o) const { return pool != o.pool; }
 };
 
 }  // namespace ccroute

@@ -72,10 +72,9 @@ const char* state_name(CallState s) {
 
 void fail(ErrorKind kind, const std::string& message) { throw Error(kind, message); }
 
-void check_finite(const char* what, double x, double minimum) {
-  if (!std::isfinite(x) || x < minimum)
-    fail(ErrorKind::InvalidArgument, std::string(what) + " must be a finite number" +
-                                         (minimum == -INFINITY ? "" : " >= " + num(minimum)) + ", got " + num(x));
+void refuse_number(const char* what, double x, double minimum) {
+  fail(ErrorKind::InvalidArgument, std::string(what) + " must be a finite number" +
+                                       (minimum == -INFINITY ? "" : " >= " + num(minimum)) + ", got " + num(x));
 }
 
 std::size_t Router::QueueKeyHash::operator()(const QueueKey& k) const {
@@ -126,7 +125,7 @@ std::vector<std::uint8_t> Router::levels_of(int site, const std::vector<SkillLev
 int Router::profile_of(int site, std::vector<std::uint8_t> levels) {
   auto [it, is_new] = profile_index_.try_emplace({site, levels}, static_cast<int>(profiles_.size()));
   if (is_new) {
-    Profile profile{site, std::move(levels), 0, 0, {}, ReadySet(PoolAllocator<std::pair<double, AgentRef>>(pool_.get()))};
+    Profile profile{site, std::move(levels), 0, 0, {}, ReadySet(pool_.get())};
     profile.breadth =
         static_cast<int>(std::count_if(profile.levels.begin(), profile.levels.end(), [](auto l) { return l > 0; }));
     const int id = it->second;
@@ -249,6 +248,7 @@ CallRef Router::arrive(const CallSpec& spec, double now, std::vector<Offer>& out
   if (spec.preferred_agent != kNone && spec.preferred_wait > 0 &&
       agents_[spec.preferred_agent].state != AgentState::Offline)
     call.preferred_until = now + spec.preferred_wait;
+  call.standing = standing_priority(call);
   tallies_[spec.plan].arrived += 1;
   const std::uint64_t order = call.order;
   enqueue(ref, now);
@@ -364,13 +364,13 @@ void Router::refuse(const std::string& message) {
 
 // ------------------------------------------------------------------ queries
 
-std::optional<double> Router::next_due() const {
+const Timer* Router::live_timer_front() const {
   while (!timers_.empty()) {
     const Timer& t = timers_.top();
-    if (held(t)) return t.due;
+    if (held(t)) return &t;
     timers_.pop();  // cancelled: its owner moved on
   }
-  return std::nullopt;
+  return nullptr;
 }
 
 AgentState Router::agent_state(AgentRef ref) const {
@@ -435,9 +435,9 @@ std::vector<PlanStats> Router::stats(double now) const {
 
 // --------------------------------------------------------------- validation
 
-void Router::check_time(double now) const {
+void Router::refuse_time(double now) const {
   if (!std::isfinite(now)) fail(ErrorKind::InvalidArgument, "now must be a finite number, got " + num(now));
-  if (now < now_) fail(ErrorKind::TimeOrder, "time went backwards: now=" + num(now) + " is before " + num(now_));
+  fail(ErrorKind::TimeOrder, "time went backwards: now=" + num(now) + " is before " + num(now_));
 }
 
 Router::Agent& Router::agent_at(AgentRef ref) {
@@ -683,14 +683,14 @@ void Router::leave_queue(Call& call) {
 
 void Router::queue_insert(int q, Call& call, CallRef ref) {
   call.queue = q;
-  call.slot = queues_[q].calls.insert(entry(call, ref)).first;
-  if (call.slot == queues_[q].calls.begin()) refresh_head(q);
+  QueueSet& calls = queues_[q].calls;
+  const auto at = calls.insert(entry(call, ref)).first;  // (before begin() is read: == leaves the order open)
+  if (at == calls.begin()) refresh_head(q);
 }
 
 void Router::queue_erase(Call& call) {
-  QueueSet& calls = queues_[call.queue].calls;
-  const bool head = call.slot == calls.begin();
-  calls.erase(call.slot);
+  const bool head = heads_[call.queue].order == call.order;
+  queues_[call.queue].calls.erase(entry(call, kNoCall));  // by its key, which `call` is no part of
   if (head) refresh_head(call.queue);
 }
 
@@ -700,9 +700,10 @@ void Router::refresh_head(int q) {
   if (calls.empty()) {
     head.order = QueueHead::kEmpty;
   } else {
-    head.standing = calls.begin()->standing;
-    head.arrival = calls.begin()->arrival;
-    head.order = calls.begin()->order;
+    const QueueEntry& best = calls.front();
+    head.standing = calls_[best.call].standing;
+    head.arrival = best.arrival;
+    head.order = best.order;
   }
 }
 
@@ -750,7 +751,7 @@ int Router::queue_for(const Call& call) {
     if (queue_slots_[i].key == key) return queue_slots_[i].queue;
   {
     const int id = static_cast<int>(queues_.size());
-    Queue queue{key, {}, 0, QueueSet(PoolAllocator<QueueEntry>(pool_.get()))};
+    Queue queue{key, {}, 0, QueueSet(pool_.get())};
     if (key.phase == kPreferred) {
       agents_[key.sites_or_agent].preferred_queues.push_back(id);
     } else {
@@ -791,12 +792,27 @@ int Router::distance(int region, int site) const {
   return region == kNone ? 0 : config_.distance[static_cast<std::size_t>(region) * config_.n_sites + site];
 }
 
-double Router::priority(const Call& call, double t) const {
-  return aged(standing_priority(call), config_.plans[call.plan].aging, call.arrival, t);
+// The one statement of a call's priority (DESIGN.md §4.1), split so that its static part
+// can be kept with the call; the sums associate exactly as in the reference model.
+double Router::standing_priority(const Call& call) const {
+  const PlanConfig& plan = config_.plans[call.plan];
+  return plan.base_priority + plan.value_weight * call.value +
+         plan.repeat_weight * static_cast<double>(call.repeats) + call.priority;
 }
 
-double Router::priority(const QueueEntry& head, int queue, double t) const {
-  return aged(head.standing, config_.plans[queues_[queue].key.plan].aging, head.arrival, t);
+double Router::priority(const Call& call, double t) const {
+  return aged(call.standing, config_.plans[call.plan].aging, call.arrival, t);
+}
+
+double Router::priority(const QueueEntry& entry, int queue, double t) const {
+  return aged(calls_[entry.call].standing, config_.plans[queues_[queue].key.plan].aging, entry.arrival, t);
+}
+
+// Within one queue every call shares the plan, so priority(t) differs from this rank by the
+// same aging·t for all of them: the queue can stay ordered by it. (Exactly so whenever the
+// arithmetic is exact; otherwise two calls within one rounding error may swap.)
+double Router::priority_rank(const Call& call) const {
+  return call.standing - config_.plans[call.plan].aging * call.arrival;
 }
 
 ScoreTerms Router::score_terms(const Call& call, const Profile& profile, double ready_since, double t) const {
@@ -828,7 +844,7 @@ std::optional<Router::Candidate> Router::best_in_profile(const Call& call, const
   }
   // Idle time counts against: the latest ready scores highest; among equal scores (the same
   // ready_since, or a rounding tie) the longest idle, then the first added, wins.
-  const double latest = profile.ready.rbegin()->first;
+  const double latest = profile.ready.back().first;
   auto it = profile.ready.lower_bound({latest, 0});
   Candidate best{score(call, profile, latest, t), latest, it->second};
   while (it != profile.ready.begin()) {
@@ -867,8 +883,9 @@ void Router::check_invariants() const {
   for (CallRef ref = 0; ref < calls_.size(); ++ref) {
     const Call& call = calls_[ref];
     if (!call.live) continue;
-    const bool queued = call.queue != kNone && queues_[call.queue].calls.count(entry(call, ref));
-    check(!queued || call.slot->call == ref, "a queued call knows its entry");
+    const auto slot = call.queue != kNone ? queues_[call.queue].calls.find(entry(call, ref)) : QueueSet::const_iterator();
+    const bool queued = call.queue != kNone && slot != queues_[call.queue].calls.end();
+    check(!queued || slot->call == ref, "a queued call's entry names it");
     check(queued == (call.state == CallState::Waiting), "a call is queued iff it is waiting");
     if (call.state != CallState::Waiting) {
       holding[call.agent] += 1;
@@ -887,13 +904,16 @@ void Router::check_invariants() const {
     if (agent.state == AgentState::Ready)
       for (int q : profiles_[agent.profile].queues) check(queues_[q].calls.empty(), "no waiting call admits a ready agent");
   }
+  auto broken_tree = [](const char* what) { throw std::logic_error(std::string("ccroute invariant broken: ") + what); };
+  for (const Queue& queue : queues_) queue.calls.check(broken_tree);
+  for (const Profile& profile : profiles_) profile.ready.check(broken_tree);
   check(heads_.size() == queues_.size(), "a head per queue");
   for (std::size_t q = 0; q < queues_.size(); ++q) {
     const QueueSet& calls = queues_[q].calls;
     const QueueHead& head = heads_[q];
     check(calls.empty() ? head.order == QueueHead::kEmpty
-                        : head.order == calls.begin()->order && head.standing == calls.begin()->standing &&
-                              head.arrival == calls.begin()->arrival,
+                        : head.order == calls.front().order && head.standing == calls_[calls.front().call].standing &&
+                              head.arrival == calls.front().arrival,
           "a queue's head is its best call");
     check(head.aging == config_.plans[queues_[q].key.plan].aging, "a queue's head ages as its plan");
   }

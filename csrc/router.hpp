@@ -13,13 +13,13 @@
 #include <memory>
 #include <optional>
 #include <queue>
-#include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
+#include "btree.hpp"
 #include "codec.hpp"
 #include "error.hpp"
 #include "journal.hpp"
@@ -83,7 +83,12 @@ struct Config {
 const char* state_name(AgentState state);
 const char* state_name(CallState state);
 [[noreturn]] void fail(ErrorKind kind, const std::string& message);
-void check_finite(const char* what, double x, double minimum = -INFINITY);
+// Refuses a number that is not finite or is below `minimum`. The check is inline (every
+// arrival makes three), the refusal out of line.
+[[noreturn]] void refuse_number(const char* what, double x, double minimum);
+inline void check_finite(const char* what, double x, double minimum = -INFINITY) {
+  if (!std::isfinite(x) || x < minimum) refuse_number(what, x, minimum);
+}
 
 // A fingerprint of a configuration: snapshots and journals carry their router's, so that
 // one taken under another configuration is refused.
@@ -273,7 +278,13 @@ class Router {
   // Skills held by an agent (not removed) or spoken by a live call: those a new configuration must keep.
   std::vector<SkillRef> skills_in_use() const;
 
-  std::optional<double> next_due() const;
+  // When the earliest pending timer falls due (cancelled ones are dropped on the way), if any.
+  // Inline, with the search out of line: the simulator asks before every event, the router
+  // before every operation, and most often there is no timer at all.
+  std::optional<double> next_due() const {
+    const Timer* front = live_timer_front();
+    return front ? std::optional<double>(front->due) : std::nullopt;
+  }
   AgentState agent_state(AgentRef agent) const;
   const std::string* agent_reason(AgentRef agent) const;  // nullptr unless not ready
   CallState call_state(CallRef call) const;
@@ -290,7 +301,9 @@ class Router {
   std::vector<SiteStats> site_stats() const;
   double last_time() const { return now_; }
   // Refuses a time that is not a finite number or is before the last operation's.
-  void check_time(double now) const;
+  void check_time(double now) const {
+    if (!std::isfinite(now) || now < now_) refuse_time(now);
+  }
 
   const std::string& agent_key(AgentRef agent) const { return agents_.at(agent).key; }
   const std::string& skill_name(SkillRef skill) const { return skill_names_.at(skill); }
@@ -349,8 +362,7 @@ class Router {
  private:
   static constexpr int kPreferred = -1;  // phase of a call waiting for its preferred agent
 
-  using ReadySet = std::set<std::pair<double, AgentRef>, std::less<std::pair<double, AgentRef>>,
-                            PoolAllocator<std::pair<double, AgentRef>>>;
+  using ReadySet = BTreeSet<std::pair<double, AgentRef>>;
   struct Profile {  // agents alike in site and skill levels: alike in every score term but idle
     int site;
     std::vector<std::uint8_t> levels;
@@ -372,29 +384,30 @@ class Router {
     std::uint64_t timer = 0;  // creation number of its pending timer (end of wrap-up), 0 = none; due: pending_timers
     std::vector<int> preferred_queues;
   };
-  struct QueueEntry {  // best first: higher rank, then earlier arrival, then earlier creation
+  // A waiting call in its queue, best first: higher rank, then earlier arrival, then earlier
+  // creation. Unique by `order`; `call` is no part of the order (entry() rebuilds the key of a
+  // queued call from the call, which is how it leaves its queue).
+  struct QueueEntry {
     double rank, arrival;
     std::uint64_t order;
     CallRef call;
-    double standing;  // the call's priority but for aging: comparing queue heads needs no call lookup
     bool operator<(const QueueEntry& o) const {
       if (rank != o.rank) return rank > o.rank;
       if (arrival != o.arrival) return arrival < o.arrival;
       return order < o.order;
     }
   };
-  using QueueSet = std::set<QueueEntry, std::less<QueueEntry>, PoolAllocator<QueueEntry>>;
+  using QueueSet = BTreeSet<QueueEntry>;
   // A call's record: 96 bytes on 64-bit builds (README, "Memory"), most of a waiting call's
   // memory. It keeps of its CallSpec what the rules read after the arrival, narrowed to the
   // ranges check_call admits (preferred_wait only sets preferred_until); its timer's due time
-  // is kept by the timers only (pending_timers); its priority but for aging is recomputed
-  // (standing_priority) rather than kept.
+  // is kept by the timers only (pending_timers).
   struct Call {  // what a step escalation reads first, together
     double arrival = 0.0;
+    double standing = 0.0;    // priority without the aging term, see standing_priority()
     double since = 0.0;       // when it entered its state
     std::uint64_t order = 0;
     std::uint64_t timer = 0;  // next phase while waiting, offer time-out while offered
-    QueueSet::iterator slot;  // its entry in its queue, while queued
     double value = 0.0, priority = 0.0;  // as in its CallSpec; changed by reprioritize
     double preferred_until = -INFINITY;  // end of its preferred agent's turn; -inf: none
     int queue = kNone;
@@ -491,6 +504,8 @@ class Router {
   // time
   void begin(double now, std::vector<Offer>& out);
   void fire_timers(double now);
+  const Timer* live_timer_front() const;  // the earliest timer not cancelled (dropping those before it), or null
+  [[noreturn]] void refuse_time(double now) const;
   std::uint64_t start_timer(double due, bool for_agent, std::uint32_t ref, int lane);
   // Lanes of timers (timers.hpp) that are created in the order they fall due.
   int offer_lane() const { return 0; }
@@ -532,27 +547,14 @@ class Router {
   void index_queues(std::size_t slots);  // rebuilds queue_slots_ with this many slots
   bool admits(const QueueKey& key, const Profile& profile) const;
   int distance(int region, int site) const;
-  // The one statement of a call's priority (DESIGN.md §4.1), split so that its static part
-  // can be kept in a queue's entry; the sums associate exactly as in the reference model.
-  // Inline: a queue insert computes it (a call's record does not keep it).
-  double standing_priority(const Call& call) const {
-    const PlanConfig& plan = config_.plans[call.plan];
-    return plan.base_priority + plan.value_weight * call.value +
-           plan.repeat_weight * static_cast<double>(call.repeats) + call.priority;
-  }
+  double standing_priority(const Call& call) const;
   double priority(const Call& call, double t) const;
-  double priority(const QueueEntry& head, int queue, double t) const;
+  double priority(const QueueEntry& entry, int queue, double t) const;
   static double aged(double standing, double aging, double arrival, double t) { return standing + aging * (t - arrival); }
   QueueEntry entry(const Call& call, CallRef ref) const {
-    const double standing = standing_priority(call);
-    return {priority_rank(call, standing), call.arrival, call.order, ref, standing};
+    return {priority_rank(call), call.arrival, call.order, ref};
   }
-  // Within one queue every call shares the plan, so priority(t) differs from this rank by the
-  // same aging·t for all of them: the queue can stay ordered by it. (Exactly so whenever the
-  // arithmetic is exact; otherwise two calls within one rounding error may swap.)
-  double priority_rank(const Call& call, double standing) const {
-    return standing - config_.plans[call.plan].aging * call.arrival;
-  }
+  double priority_rank(const Call& call) const;
   std::optional<Candidate> best_agent(const Call& call, const Queue& queue, double t) const;
   std::optional<Candidate> best_in_profile(const Call& call, const Profile& profile, double t) const;
   double score(const Call& call, const Profile& profile, double ready_since, double t) const {

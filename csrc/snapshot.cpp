@@ -321,6 +321,7 @@ void Router::restore_state(std::string_view blob, std::vector<std::string>& call
     c.state = static_cast<CallState>(state);
     c.phase = static_cast<std::int16_t>(phase);
     if (has_until) c.preferred_until = finite(until, "preferred wait");
+    c.standing = standing_priority(c);
     if (c.state == CallState::Waiting) {
       c.agent = 0;
       queue_insert(queue_for(c), c, ref);

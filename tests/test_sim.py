@@ -310,3 +310,18 @@ def test_bad_scenarios_are_refused_naming_the_value(bad: Callable[[Scenario], Sc
 def test_bad_seed() -> None:
     with pytest.raises(ConfigError, match="-1"):
         run(single_queue(1, 0.1, 60.0, None, hours=1), seed=-1)
+
+
+def test_columns_outlive_their_result() -> None:
+    """The columns are numpy views of the core's result (no copy): they keep it alive."""
+    import gc
+
+    s = single_queue(10, 0.05, 180.0, 60.0, hours=4)
+    r = run(s, seed=1)
+    arrival, outcome = r.calls["arrival"], r.calls["outcome"]
+    expected = arrival.copy(), outcome.copy()
+    del r
+    gc.collect()
+    run(s, seed=2)  # reuses whatever memory was freed
+    assert np.array_equal(arrival, expected[0]) and np.array_equal(outcome, expected[1])
+    assert arrival.flags.writeable and arrival.dtype == np.float64 and outcome.dtype == np.int8

@@ -150,22 +150,26 @@ class Result:
         self.agent_group = raw.pop("agent_group")
         self.events_log = {k: raw.pop(k) for k in list(raw) if k.startswith(("op", "offer_"))}
         calls = raw
-        # Lookup tables with one entry more than there are agents, groups, regions, sites and
-        # skills, at index −1: a call's −1 (no agent: not answered; no region; no language)
-        # then reads "no site" and "not at home", "not in language" without a mask.
-        agent, region, language = calls["agent"], calls["region"], calls["language"]
-        group_site = np.array([routing.sites.index(g.site) for g in scenario.agents] + [-1], dtype=np.int32)
-        agent_group = np.append(self.agent_group, np.int32(len(scenario.agents)))  # the extra group: none
-        calls["site"] = group_site[agent_group][agent]
+        # Lookup tables with a first entry for "none", read at code + 1: a call's −1 (no agent:
+        # not answered; no region; no language) then reads "no site", "not at home" and "not in
+        # language" without a mask. The two-key tables are read flat, with np.take: a few
+        # times faster than indexing a 2-d table with two index arrays.
+        agent = calls["agent"].astype(np.intp) + 1
+        region = calls["region"].astype(np.intp) + 1
+        language = calls["language"].astype(np.intp) + 1
+        group_site = np.array([routing.sites.index(g.site) for g in scenario.agents], dtype=np.int32)
+        agent_site = np.concatenate((np.array([-1], dtype=np.int32), group_site[self.agent_group]))
+        calls["site"] = agent_site.take(agent)
         at_home = np.zeros((len(routing.regions) + 1, n_sites + 1), dtype=bool)
         for i, r in enumerate(routing.regions):
-            at_home[i, :n_sites] = [routing.regions[r].get(s, routing.default_distance) == 0 for s in routing.sites]
-        calls["home"] = at_home[region, calls["site"]]
-        holds = np.zeros((len(scenario.agents) + 1, len(skills) + 1), dtype=bool)
+            at_home[i + 1, 1:] = [routing.regions[r].get(s, routing.default_distance) == 0 for s in routing.sites]
+        calls["home"] = at_home.ravel().take(region * (n_sites + 1) + (calls["site"] + 1))
+        holds = np.zeros((len(scenario.agents), len(skills) + 1), dtype=bool)  # per group; column 0: no language
         for g, group in enumerate(scenario.agents):
             for s in group.skills:
-                holds[g, skills[s]] = True
-        calls["in_language"] = holds[agent_group[agent], language]
+                holds[g, skills[s] + 1] = True
+        agent_holds = np.concatenate((np.zeros((1, len(skills) + 1), dtype=bool), holds[self.agent_group]))
+        calls["in_language"] = agent_holds.ravel().take(agent * (len(skills) + 1) + language)
         self.calls: dict[str, np.ndarray] = calls
 
     def __repr__(self) -> str:
