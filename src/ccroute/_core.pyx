@@ -22,6 +22,8 @@ from libcpp.string_view cimport string_view
 from cpython.buffer cimport PyBUF_FORMAT, PyBUF_ND, PyBUF_STRIDES
 from cpython.exc cimport PyErr_Clear, PyErr_ExceptionMatches, PyErr_Occurred
 from cpython.list cimport PyList_New, PyList_SET_ITEM
+from cpython.float cimport PyFloat_AS_DOUBLE
+from cpython.long cimport PyLong_AsLongLongAndOverflow
 from cpython.ref cimport Py_INCREF, PyObject
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize
 from libc.stdint cimport int8_t, int32_t, int64_t, uint64_t
@@ -71,16 +73,196 @@ cdef object _make_tuple = tuple.__new__
 cdef extern from *:
     """
     // A tuple of `type` (a tuple subclass with no instance dict, like a NamedTuple) with
-    // room for n items, as tuple.__new__ allocates it, without a Python call.
+    // room for n items, untracked by the garbage collector and its items not yet set:
+    // what tuple.__new__ allocates, without a Python call nor the zeroing its caller
+    // would overwrite at once.
     static inline PyObject* ccroute_alloc_tuple(PyObject* type, Py_ssize_t n) {
-        return ((PyTypeObject*)type)->tp_alloc((PyTypeObject*)type, n);
+        return (PyObject*)PyObject_GC_NewVar(PyTupleObject, (PyTypeObject*)type, n);
     }
     """
     object _alloc_tuple "ccroute_alloc_tuple"(object type, Py_ssize_t n)
     void _tuple_set "PyTuple_SET_ITEM"(object tuple, Py_ssize_t i, PyObject* item)  # steals item
     PyObject* _dict_get "PyDict_GetItemWithError"(object d, object key)  # borrowed; NULL: absent or error
     bint PyObject_GC_IsTracked(object o)
-    void PyObject_GC_UnTrack(object o)
+    void PyObject_GC_Track(object o)
+
+
+cdef extern from *:
+    """
+    #include <climits>
+    #include <vector>
+
+    // Names (sites, plans, regions, skills) to the core's numbers: an open-addressing
+    // index, by the str's cached hash, of the exact-str keys of a dict of names. The
+    // binding looks a plan, a region and a language up on every arrival: ~440 instructions
+    // through the dicts (a lookup and the int it holds each), under 100 through this
+    // (bench/binding/python_callgrind.py). `find` answers -1 for anything it
+    // does not hold (another type, a str whose hash is not computed yet, an unknown
+    // name): the caller then asks the dict, which decides and words the error.
+    class ccroute_NameIndex {
+        struct Slot { PyObject* name; Py_hash_t hash; int ref; };
+        std::vector<Slot> slots_;
+        size_t mask_ = 0;
+        PyObject* names_ = nullptr;  // the dict indexed: a strong reference, as it owns the names
+
+        static bool equal(PyObject* a, PyObject* b) {
+            Py_ssize_t n = PyUnicode_GET_LENGTH(a);
+            int kind = PyUnicode_KIND(a);
+            return n == PyUnicode_GET_LENGTH(b) && kind == PyUnicode_KIND(b) &&
+                   memcmp(PyUnicode_DATA(a), PyUnicode_DATA(b), (size_t)n * (size_t)kind) == 0;
+        }
+
+      public:
+        ccroute_NameIndex() = default;
+        ccroute_NameIndex(const ccroute_NameIndex&) = delete;
+        ccroute_NameIndex& operator=(const ccroute_NameIndex&) = delete;
+        ~ccroute_NameIndex() { Py_XDECREF(names_); }
+
+        // Indexes `dict` ({name: number}) in place of what was indexed; -1 with an exception set.
+        int index(PyObject* dict) {
+            size_t size = 8;
+            while (size < 2 * (size_t)PyDict_GET_SIZE(dict)) size *= 2;
+            std::vector<Slot> slots(size, Slot{nullptr, 0, 0});
+            PyObject *name, *number;
+            Py_ssize_t at = 0;
+            while (PyDict_Next(dict, &at, &name, &number)) {
+                if (!PyUnicode_CheckExact(name) || !PyLong_CheckExact(number)) continue;
+                long ref = PyLong_AsLong(number);
+                if (ref == -1 && PyErr_Occurred()) return -1;
+                if (ref < 0 || ref > INT_MAX) continue;
+                Py_hash_t hash = PyObject_Hash(name);
+                if (hash == -1) return -1;
+                size_t i = (size_t)hash & (size - 1);
+                while (slots[i].name) i = (i + 1) & (size - 1);
+                slots[i] = Slot{name, hash, (int)ref};
+            }
+            Py_INCREF(dict);
+            Py_XDECREF(names_);
+            names_ = dict;
+            slots_.swap(slots);
+            mask_ = size - 1;
+            return 0;
+        }
+
+        int find(PyObject* name) const {
+            if (!PyUnicode_CheckExact(name) || slots_.empty()) return -1;
+            Py_hash_t hash = ((PyASCIIObject*)name)->hash;
+            if (hash == -1) return -1;
+            for (size_t i = (size_t)hash & mask_;; i = (i + 1) & mask_) {
+                const Slot& slot = slots_[i];
+                if (slot.name == name) return slot.ref;
+                if (slot.name == nullptr) return -1;
+                if (slot.hash == hash && equal(slot.name, name)) return slot.ref;
+            }
+        }
+    };
+    """
+    cppclass NameIndex "ccroute_NameIndex":
+        int index(object names) except -1
+        int find(PyObject* name) const
+
+
+cdef extern from *:
+    """
+    // A method of the hottest kind (Router.arrive: ten parameters, most often passed by
+    // keyword) with its arguments parsed here rather than by Cython's generic parser,
+    // which costs ~550 instructions a call for arrive's six keywords (it takes a reference
+    // to each argument and default, and looks each keyword up from the first name on).
+    // This one borrows the arguments (the caller holds them for the call's length) and
+    // looks a keyword up first after the previous one's parameter, as callers name them
+    // in order. The method's body gets the arguments by position, NULL where not given.
+    struct ccroute_Method {
+        PyMethodDef def;
+        Py_ssize_t n = 0, required = 0;  // parameters after self; the first `required` have no default
+        PyObject* names[16] = {};          // strong references
+        PyObject* (*body)(PyObject* self, PyObject** values) = nullptr;
+    };
+
+    static Py_ssize_t ccroute_keyword(const ccroute_Method& m, PyObject* key, Py_ssize_t first) {
+        for (Py_ssize_t j = 0, i = first; j < m.n; ++j, i = i + 1 == m.n ? 0 : i + 1)
+            if (m.names[i] == key) return i;
+        if (!PyUnicode_Check(key)) {
+            PyErr_Format(PyExc_TypeError, "%s() keywords must be strings", m.def.ml_name);
+            return -2;
+        }
+        for (Py_ssize_t i = 0; i < m.n; ++i)  // a keyword not interned
+            if (PyUnicode_Compare(m.names[i], key) == 0) return i;
+        if (PyErr_Occurred()) return -2;
+        PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument '%S'", m.def.ml_name, key);
+        return -2;
+    }
+
+    template <ccroute_Method* M>
+    static PyObject* ccroute_call(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+        const ccroute_Method& m = *M;
+        PyObject* values[16];
+        if (nargs > m.n) {
+            PyErr_Format(PyExc_TypeError, "%s() takes at most %zd arguments (%zd given)", m.def.ml_name, m.n, nargs);
+            return NULL;
+        }
+        memcpy(values, args, (size_t)nargs * sizeof(PyObject*));
+        memset(values + nargs, 0, (size_t)(m.n - nargs) * sizeof(PyObject*));
+        Py_ssize_t n_keywords = kwnames == NULL ? 0 : PyTuple_GET_SIZE(kwnames), next = nargs < m.n ? nargs : 0;
+        for (Py_ssize_t k = 0; k < n_keywords; ++k) {
+            PyObject* key = PyTuple_GET_ITEM(kwnames, k);
+            Py_ssize_t i = ccroute_keyword(m, key, next);
+            if (i < 0) return NULL;
+            if (values[i] != NULL) {
+                PyErr_Format(PyExc_TypeError, "%s() got multiple values for argument '%S'", m.def.ml_name, m.names[i]);
+                return NULL;
+            }
+            values[i] = args[nargs + k];
+            next = i + 1 == m.n ? 0 : i + 1;
+        }
+        for (Py_ssize_t i = 0; i < m.required; ++i) {
+            if (values[i] == NULL) {
+                PyErr_Format(PyExc_TypeError, "%s() missing required argument '%S' (pos %zd)", m.def.ml_name,
+                             m.names[i], i + 1);
+                return NULL;
+            }
+        }
+        return m.body(self, values);
+    }
+
+    static ccroute_Method ccroute_arrive_method;
+
+    // Puts `m` in `type`'s dictionary as the method `name`: parameters `names` (a tuple of
+    // str), the first `required` without default; `doc` (kept alive by the caller) opens
+    // with the text signature that inspect.signature reads.
+    static int ccroute_install(PyObject* type, ccroute_Method* m, PyObject* (*call)(PyObject*, PyObject* const*, Py_ssize_t, PyObject*),
+                               PyObject* (*body)(PyObject*, PyObject**), const char* name, PyObject* names,
+                               Py_ssize_t required, const char* doc) {
+        Py_ssize_t n = PyTuple_GET_SIZE(names);
+        if (n > 16 || required > n) {
+            PyErr_SetString(PyExc_ValueError, "a hand-parsed method takes at most 16 parameters");
+            return -1;
+        }
+        for (Py_ssize_t i = 0; i < n; ++i) {
+            PyObject* interned = PyTuple_GET_ITEM(names, i);
+            Py_INCREF(interned);
+            PyUnicode_InternInPlace(&interned);
+            m->names[i] = interned;
+        }
+        m->n = n;
+        m->required = required;
+        m->body = body;
+        m->def = PyMethodDef{name, (PyCFunction)(void (*)(void))call, METH_FASTCALL | METH_KEYWORDS, doc};
+        PyObject* descriptor = PyDescr_NewMethod((PyTypeObject*)type, &m->def);
+        if (descriptor == NULL) return -1;
+        int failed = PyDict_SetItemString(((PyTypeObject*)type)->tp_dict, name, descriptor);
+        Py_DECREF(descriptor);
+        PyType_Modified((PyTypeObject*)type);
+        return failed;
+    }
+    """
+    ctypedef struct Method "ccroute_Method":
+        pass
+    ctypedef object (*MethodCall)(object, PyObject* const*, Py_ssize_t, PyObject*)
+    ctypedef object (*MethodBody)(object, PyObject**)
+    Method arrive_method "ccroute_arrive_method"
+    MethodCall arrive_call "ccroute_call<&ccroute_arrive_method>"
+    int install_method "ccroute_install"(object type, Method* method, MethodCall call, MethodBody body,
+                                         const char* name, tuple names, Py_ssize_t required, const char* doc) except -1
 
 
 cdef inline void _set_item(object tuple, Py_ssize_t i, object item):
@@ -89,27 +271,52 @@ cdef inline void _set_item(object tuple, Py_ssize_t i, object item):
 
 
 cdef inline object _offer(object call_id, object agent_id, object time):
-    """An Offer, built in place. Its ids are str or int (or a subclass): when neither is
-    tracked by the garbage collector, the tuple is untracked at once, as the collector
-    would do on its first pass over it."""
+    """An Offer, built in place. Its ids are str or int (or a subclass): only when one is
+    tracked by the garbage collector is the tuple tracked, as the collector would untrack
+    it on its first pass over it otherwise."""
     offer = _alloc_tuple(PyOffer, 3)
     _set_item(offer, 0, call_id)
     _set_item(offer, 1, agent_id)
     _set_item(offer, 2, time)
-    if not PyObject_GC_IsTracked(call_id) and not PyObject_GC_IsTracked(agent_id):
-        PyObject_GC_UnTrack(offer)
+    if PyObject_GC_IsTracked(call_id) or PyObject_GC_IsTracked(agent_id):
+        PyObject_GC_Track(offer)
     return offer
 
 
 cdef inline double _number(str what, object value) except? -1.0:
-    if type(value) is float:
-        return <double>value
+    if type(value) is float:  # the common case, inline
+        return PyFloat_AS_DOUBLE(value)
+    return _other_number(what, value)
+
+
+cdef double _other_number(str what, object value) except? -1.0:
     if type(value) is int or (isinstance(value, (int, float)) and not isinstance(value, bool)):
         try:
             return <double>value
         except OverflowError:  # an int beyond every double
             pass
     raise InvalidArgumentError(f"{what} must be a finite number, got {shown(value)}")
+
+
+cdef int64_t _MAX_REPEATS = MAX_REPEATS
+
+
+cdef inline int64_t _repeats(object value) except -1:
+    """A call's number of earlier calls: an int (not a bool) from 0 to MAX_REPEATS."""
+    cdef int overflow = 0
+    cdef long long n = -1
+    if type(value) is int:  # the common case, without a Python comparison
+        n = PyLong_AsLongLongAndOverflow(value, &overflow)
+        if overflow == 0 and 0 <= n <= _MAX_REPEATS:
+            return n
+    elif not isinstance(value, bool) and isinstance(value, int) and 0 <= value <= MAX_REPEATS:
+        return value
+    raise InvalidArgumentError(f"repeats must be an integer 0–{MAX_REPEATS}, got {shown(value)}")
+
+
+cdef inline object _given(PyObject* value, object default):
+    """An argument of a hand-parsed method (see ccroute_Method): ``default`` when not given."""
+    return default if value == NULL else <object>value
 
 
 cdef inline object _checked_id(str what, object value):
@@ -125,6 +332,12 @@ cdef inline int _lookup(dict refs, object key, str what) except -1:
     if ref is NULL:
         return _unknown(key, what)
     return <int><object>ref
+
+
+cdef inline int _named(const NameIndex& index, dict refs, object name, str what) except -1:
+    """``refs[name]``, a name's number, found by ``index`` (which indexes ``refs``) when it can."""
+    cdef int ref = index.find(<PyObject*>name)
+    return ref if ref >= 0 else _lookup(refs, name, what)
 
 
 cdef int _unknown(object key, str what) except -1:
@@ -206,6 +419,7 @@ cdef class Router:
     cdef vector[Offer] out
     cdef dict agent_refs, call_refs, site_refs, region_refs, plan_refs
     cdef dict skill_refs   # the names the configuration allows now, to the core's numbers
+    cdef NameIndex plan_index, region_index, skill_index  # of plan_refs, region_refs, skill_refs
     cdef list skill_names  # every name the core has numbered, by number
     cdef list agent_ids, call_ids
     cdef object unknown_call  # the id of a call not in the router, while an answer to it is refused
@@ -225,6 +439,7 @@ cdef class Router:
         self.call_refs, self.call_ids = {}, []
         self.skill_refs = skill_numbers(config)
         self.skill_names = list(self.skill_refs)
+        self._index_names()
         self.core.reset(new _router.Router(core_config(config, self.skill_refs)))
         deref(self.core).set_namer(python_namer(self))
         deref(self.core).set_config_tag(config_fingerprint(config))
@@ -235,7 +450,17 @@ cdef class Router:
 
     # ------------------------------------------------------------ conversion
 
+    cdef int _index_names(self) except -1:
+        """Indexes the names of plans, regions and skills anew: after any change of their dicts."""
+        self.plan_index.index(self.plan_refs)
+        self.region_index.index(self.region_refs)
+        self.skill_index.index(self.skill_refs)
+        return 0
+
     cdef int _skill_ref(self, object name) except -1:
+        cdef int ref = self.skill_index.find(<PyObject*>name)
+        if ref >= 0:
+            return ref
         cdef PyObject* known = _dict_get(self.skill_refs, name) if isinstance(name, str) else NULL
         if known is not NULL:
             return <int><object>known
@@ -254,6 +479,7 @@ cdef class Router:
         ref = deref(self.core).add_skill(_view(encoded))
         self.skill_refs[name] = ref
         self.skill_names.append(name)
+        self.skill_index.index(self.skill_refs)
         return ref
 
     cdef list _take_offers(self, object now=None):
@@ -434,14 +660,9 @@ cdef class Router:
 
     # ----------------------------------------------------------------- calls
 
-    def arrive(self, call_id, plan, now, region=None, language=None, value=0.0, priority=0.0,
-               repeats=0, preferred_agent=None, preferred_wait=0.0):
-        """A call enters ``plan``; returns the offers it caused (its own, if an agent fits).
-
-        ``value`` is the customer value, ``priority`` an extra priority, ``repeats`` the
-        number of earlier calls today; for ``preferred_wait`` seconds only
-        ``preferred_agent`` (the case owner) may take it, if logged in.
-        """
+    cdef object _arrive(self, call_id, plan, now, region, language, value, priority, repeats, preferred_agent,
+                        preferred_wait):
+        """Router.arrive (installed below with its own argument parser)."""
         cdef CallSpec spec
         _checked_id("call", call_id)
         if call_id in self.call_refs:
@@ -464,16 +685,14 @@ cdef class Router:
                      preferred_agent) except -1:
         """A caller's attributes into ``spec``, refused in the reference model's order (so that a
         call with several bad arguments is refused alike)."""
-        spec.plan = _lookup(self.plan_refs, plan, "plan")
-        spec.region = kNone if region is None else _lookup(self.region_refs, region, "region")
+        spec.plan = _named(self.plan_index, self.plan_refs, plan, "plan")
+        spec.region = kNone if region is None else _named(self.region_index, self.region_refs, region, "region")
         spec.language = kNone if language is None else self._skill_ref(language)
         spec.preferred_agent = kNone if preferred_agent is None else _lookup(
             self.agent_refs, preferred_agent, "preferred agent")
         spec.value = _number("value", value)
         spec.priority = _number("priority", priority)
-        if isinstance(repeats, bool) or not isinstance(repeats, int) or not 0 <= repeats <= MAX_REPEATS:
-            raise InvalidArgumentError(f"repeats must be an integer 0–{MAX_REPEATS}, got {shown(repeats)}")
-        spec.repeats = repeats
+        spec.repeats = _repeats(repeats)
         return 0
 
     def expected_wait(self, plan, now=None, region=None, language=None, value=0.0, priority=0.0, repeats=0):
@@ -548,7 +767,7 @@ cdef class Router:
         one fits; its arrival is counted for the new plan. Refused unless the call waits.
         """
         cdef CallRef ref = _lookup(self.call_refs, call_id, "call")
-        cdef int plan_ref = _lookup(self.plan_refs, plan, "plan")
+        cdef int plan_ref = _named(self.plan_index, self.plan_refs, plan, "plan")
         try:
             deref(self.core).transfer(ref, plan_ref, _number("now", now), self.out)
         except InvalidTransitionError as error:
@@ -616,6 +835,7 @@ cdef class Router:
         """The names a skill may be given now: all the core knows, or those the configuration lists."""
         self.skill_refs = {name: ref for ref, name in enumerate(self.skill_names)
                            if self.config.skills is None or name in self.config.skills}
+        self._index_names()
 
     def advance(self, now):
         """Lets time pass to ``now``: fires due escalations, wrap-up ends and offer time-outs."""
@@ -907,6 +1127,27 @@ cdef class Router:
     def _check_invariants(self):
         """Checks the core's indexes against its states (raises RuntimeError); for tests."""
         deref(self.core).check_invariants()
+
+
+cdef object _arrive(object router, PyObject** a):
+    return (<Router>router)._arrive(<object>a[0], <object>a[1], <object>a[2], _given(a[3], None), _given(a[4], None),
+                                    _given(a[5], 0.0), _given(a[6], 0.0), _given(a[7], 0), _given(a[8], None),
+                                    _given(a[9], 0.0))
+
+
+_ARRIVE_DOC = b"""\
+arrive($self, call_id, plan, now, region=None, language=None, value=0.0, priority=0.0, repeats=0, preferred_agent=None, preferred_wait=0.0)
+--
+
+A call enters ``plan``; returns the offers it caused (its own, if an agent fits).
+
+``value`` is the customer value, ``priority`` an extra priority, ``repeats`` the
+number of earlier calls today; for ``preferred_wait`` seconds only
+``preferred_agent`` (the case owner) may take it, if logged in.
+"""
+install_method(Router, &arrive_method, arrive_call, _arrive, b"arrive",
+               ("call_id", "plan", "now", "region", "language", "value", "priority", "repeats", "preferred_agent",
+                "preferred_wait"), 3, _ARRIVE_DOC)
 
 
 # ------------------------------------------------------------------ simulator

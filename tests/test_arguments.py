@@ -1,0 +1,93 @@
+"""How `arrive` takes its arguments: the native binding parses them and looks its names up by
+hand (for speed), so both routers must take every way of passing them alike."""
+
+from __future__ import annotations
+
+import pytest
+
+from ccroute import Config, Offer, Plan, Step, UnknownIdError
+from test_rules import bank
+
+
+def centre(Router):
+    r = Router(bank())
+    r.add_agent("a", site="nanning", skills={"vip": 9, "lang:yue": 9})
+    r.ready("a", now=0.0)
+    return r
+
+
+def _fresh(text: str) -> str:
+    """An str equal to ``text`` but another object (neither interned nor hashed yet)."""
+    return "".join(list(text))
+
+
+class Name(str):
+    pass
+
+
+ARGUMENTS = {
+    "positional": (("c", "vip", 1.0, "guangdong", "lang:yue", 0.5, 0.0, 2), {}),
+    "keywords in order": (("c",), dict(plan="vip", now=1.0, region="guangdong", language="lang:yue", value=0.5,
+                                       repeats=2)),
+    "keywords out of order": ((), dict(repeats=2, language="lang:yue", now=1.0, call_id="c", value=0.5,
+                                       region="guangdong", plan="vip")),
+    "keywords not interned": ((), {_fresh(k): v for k, v in dict(call_id="c", plan="vip", now=1.0,
+                                                                region="guangdong", language="lang:yue",
+                                                                value=0.5, repeats=2).items()}),
+    "names equal, not the same objects": (("c", _fresh("vip"), 1.0, _fresh("guangdong"), _fresh("lang:yue"), 0.5,
+                                           0.0, 2), {}),
+    "names of a str subclass": (("c", Name("vip"), 1.0, Name("guangdong"), Name("lang:yue"), 0.5, 0.0, 2), {}),
+}
+
+
+@pytest.mark.parametrize("how", ARGUMENTS)
+def test_every_way_of_passing_arrives_arguments_routes_alike(Router, how):
+    r = centre(Router)
+    args, kwargs = ARGUMENTS[how]
+    assert r.arrive(*args, **kwargs) == [Offer("c", "a", 1.0)]
+    info = r.explain("c", now=1.0)
+    assert (info.call.plan, info.priority.repeats) == ("vip", 2 * bank().plans[0].repeat_weight)
+
+
+@pytest.mark.parametrize("args, kwargs, named", [
+    (("c", "vip"), {}, "now"),
+    ((), {"plan": "vip", "now": 1.0}, "call_id"),
+    (("c", "vip", 1.0), {"colour": "red"}, "colour"),
+    (("c", "vip", 1.0), {"plan": "card"}, "plan"),
+    (("c", "vip", 1.0), {_fresh("now"): 2.0}, "now"),
+])
+def test_a_call_that_does_not_fit_the_signature_is_a_type_error_naming_the_argument(Router, args, kwargs, named):
+    r = centre(Router)
+    with pytest.raises(TypeError, match=named):
+        r.arrive(*args, **kwargs)
+    assert r.calls() == [] and r.agent_info("a").state == "ready"
+
+
+def test_too_many_arguments_is_a_type_error(Router):
+    r = centre(Router)
+    with pytest.raises(TypeError):
+        r.arrive("c", "vip", 1.0, None, None, 0.0, 0.0, 0, None, 0.0, "one too many")
+    assert r.calls() == []
+
+
+def test_a_name_the_configuration_dropped_is_unknown_after_a_reconfiguration(Router):
+    r = centre(Router)
+    plan = "card"
+    r.arrive("c1", plan=plan, now=1.0, region="guangdong")  # the binding has now seen these very objects
+    r.abandon("c1", now=1.0)
+    regions = {name: sites for name, sites in bank().regions.items() if name != "guangdong"}
+    r.reconfigure(Config(sites=bank().sites, regions=regions, plans=[p for p in bank().plans if p.name != plan]),
+                  now=2.0)
+    with pytest.raises(UnknownIdError, match="plan 'card'"):
+        r.arrive("c2", plan=plan, now=3.0)
+    with pytest.raises(UnknownIdError, match="region 'guangdong'"):
+        r.arrive("c2", plan="vip", now=3.0, region="guangdong")
+    assert r.arrive("c2", plan="vip", now=3.0, region="jiangsu") == []  # no vip agent near Jiangsu
+    assert r.call_state("c2") == "waiting"
+
+
+def test_a_skill_named_after_the_router_was_built_is_a_language_at_once(Router):
+    r = Router(Config(sites=["s"], plans=[Plan("p", steps=[Step(language_level=5)])]))  # an open skill list
+    r.add_agent("a", site="s", skills={"lang:fr": 6})
+    r.ready("a", now=0.0)
+    assert r.arrive("c", plan="p", now=1.0, language=_fresh("lang:fr")) == [Offer("c", "a", 1.0)]
