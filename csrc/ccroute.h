@@ -74,7 +74,7 @@ typedef struct ccr_call {
     int region;             /* CCR_NONE: unknown, at the default distance from every site */
     int language;           /* a skill, or CCR_NONE */
     double value, priority;
-    int64_t repeats;
+    int64_t repeats;        /* 0 .. 4294967295 (kept in 32 bits) */
     int64_t preferred_agent; /* an agent, or CCR_NONE */
     double preferred_wait;
 } ccr_call;
@@ -118,7 +118,7 @@ CCR_API ccr_status ccr_config_new(int n_sites, int n_regions, int n_skills, int 
 CCR_API void ccr_config_free(ccr_config *config);
 CCR_API ccr_status ccr_config_set_distance(ccr_config *config, int region, int site, int tier);
 CCR_API ccr_status ccr_config_set_offer_timeout(ccr_config *config, double seconds); /* <= 0: none */
-/* Adds a plan with its steps (the first must start at 0); *plan_out gets its number. */
+/* Adds a plan with its steps (the first must start at 0; at most 32767); *plan_out gets its number. */
 CCR_API ccr_status ccr_config_add_plan(ccr_config *config, const char *name, const ccr_plan *plan,
                                        const ccr_step *steps, size_t n_steps, int *plan_out);
 

@@ -7,12 +7,12 @@
 namespace ccroute {
 
 PriorityTerms Router::priority_terms(const Call& call, double t) const {
-  const PlanConfig& plan = config_.plans[call.spec.plan];
+  const PlanConfig& plan = config_.plans[call.plan];
   PriorityTerms p;
   p.base = plan.base_priority;
-  p.value = plan.value_weight * call.spec.value;
-  p.repeats = plan.repeat_weight * static_cast<double>(call.spec.repeats);
-  p.extra = call.spec.priority;
+  p.value = plan.value_weight * call.value;
+  p.repeats = plan.repeat_weight * static_cast<double>(call.repeats);
+  p.extra = call.priority;
   p.aging = plan.aging * (t - call.arrival);
   p.total = priority(call, t);  // the very sum the rules compare
   return p;
@@ -65,7 +65,7 @@ Explanation Router::explain(CallRef ref, double now, std::size_t n_agents) const
   // Rule 2's candidates: the ready agents the call's step admits, best first.
   if (n_agents == 0) return e;
   if (call.phase == kPreferred) {
-    const AgentRef preferred = static_cast<AgentRef>(call.spec.preferred_agent);
+    const AgentRef preferred = static_cast<AgentRef>(call.preferred_agent);
     if (agents_[preferred].state == AgentState::Ready)
       e.agents.push_back(AgentScore{preferred, agents_[preferred].ready_since, ScoreTerms{}});
     else
@@ -87,7 +87,7 @@ Explanation Router::explain(CallRef ref, double now, std::size_t n_agents) const
   if (!e.agents.empty()) return e;
 
   // None admitted: which of the step's requirements no ready agent meets on its own.
-  const StepConfig& step = config_.plans[call.spec.plan].steps[call.phase];
+  const StepConfig& step = config_.plans[call.plan].steps[call.phase];
   std::vector<const Profile*> ready;
   for (const Profile& profile : profiles_)
     if (!profile.ready.empty()) ready.push_back(&profile);
@@ -99,12 +99,12 @@ Explanation Router::explain(CallRef ref, double now, std::size_t n_agents) const
   for (const SkillLevel& need : step.require)
     if (nobody([&](const Profile& p) { return p.level(need.skill) >= need.level; }))
       e.unmet.push_back(Unmet{Requirement::Skill, need.skill, need.level});
-  if (step.language_level > 0 && call.spec.language != kNone &&
-      nobody([&](const Profile& p) { return p.level(call.spec.language) >= step.language_level; }))
-    e.unmet.push_back(Unmet{Requirement::Language, call.spec.language, step.language_level});
+  if (step.language_level > 0 && call.language != kNone &&
+      nobody([&](const Profile& p) { return p.level(call.language) >= step.language_level; }))
+    e.unmet.push_back(Unmet{Requirement::Language, call.language, step.language_level});
   if (step.max_distance != kNone &&
-      nobody([&](const Profile& p) { return distance(call.spec.region, p.site) <= step.max_distance; }))
-    e.unmet.push_back(Unmet{Requirement::Distance, call.spec.region, step.max_distance});
+      nobody([&](const Profile& p) { return distance(call.region, p.site) <= step.max_distance; }))
+    e.unmet.push_back(Unmet{Requirement::Distance, call.region, step.max_distance});
   if (e.unmet.empty()) e.unmet.push_back(Unmet{Requirement::AllAtOnce, kNone, 0});
   return e;
 }
@@ -116,8 +116,7 @@ Explanation Router::explain(CallRef ref, double now, std::size_t n_agents) const
 std::optional<double> Router::expected_wait(const CallSpec& spec, double now) const {
   check_call(spec);
   check_time(now);
-  Call caller;
-  caller.spec = spec;
+  Call caller = Call::of(spec);
   caller.arrival = now;
   caller.standing = standing_priority(caller);
   const double own = priority(caller, now);
@@ -133,7 +132,7 @@ std::optional<double> Router::expected_wait(const CallSpec& spec, double now) co
   std::optional<double> best;
   std::vector<char> in_pool(profiles_.size());
   for (int k = 0; k < static_cast<int>(plan.steps.size()); ++k) {
-    caller.phase = k;
+    caller.phase = static_cast<std::int16_t>(k);
     const QueueKey key = key_for(caller);
     int pool = 0;
     bool ready = false;

@@ -67,9 +67,9 @@ void Router::transfer(CallRef ref, int plan, double now, std::vector<Offer>& out
     return "call " + name(Entity::Call, ref) + " is " + state_name(call.state) + "; only a waiting call is transferred";
   });
   leave_queue(call);
-  tallies_[call.spec.plan].arrived -= 1;  // a transferred call counts for the plan it is in
+  tallies_[call.plan].arrived -= 1;  // a transferred call counts for the plan it is in
   tallies_[plan].arrived += 1;
-  call.spec.plan = plan;
+  call.plan = plan;
   call.standing = standing_priority(call);
   const std::uint64_t order = call.order;
   enqueue(ref, now);
@@ -89,8 +89,8 @@ void Router::reprioritize(CallRef ref, std::optional<double> value, std::optiona
           [&] { return "call " + name(Entity::Call, ref) + " is connected; its priority no longer matters"; });
   const bool queued = call.queue != kNone;
   if (queued) queue_erase(call);
-  call.spec.value = value.value_or(call.spec.value);
-  call.spec.priority = priority.value_or(call.spec.priority);
+  call.value = value.value_or(call.value);
+  call.priority = priority.value_or(call.priority);
   call.standing = standing_priority(call);
   if (queued) queue_insert(call.queue, call, ref);  // same queue, same timer: only its place moves
   record(JournalOp::Reprioritize, now, [&](RecordWriter& w) {
@@ -110,7 +110,7 @@ std::vector<SkillRef> Router::skills_in_use() const {
       for (std::size_t s = 0; s < p.levels.size(); ++s) used[s] = used[s] || p.levels[s] > 0;
     }
   for (const Call& call : calls_)
-    if (call.live && call.spec.language != kNone) used[call.spec.language] = true;
+    if (call.live && call.language != kNone) used[call.language] = true;
   std::vector<SkillRef> skills;
   for (std::size_t s = 0; s < used.size(); ++s)
     if (used[s]) skills.push_back(static_cast<SkillRef>(s));
@@ -143,11 +143,11 @@ void Router::reconfigure(Config config, const std::vector<int>& plans, const std
   for (CallRef ref = 0; ref < calls_.size(); ++ref) {
     const Call& call = calls_[ref];
     if (!call.live) continue;
-    if (plans[call.spec.plan] == kNone)
-      bad("plan " + name(Entity::Plan, call.spec.plan) + " of call " + name(Entity::Call, ref) +
+    if (plans[call.plan] == kNone)
+      bad("plan " + name(Entity::Plan, call.plan) + " of call " + name(Entity::Call, ref) +
           " is not in the new configuration");
-    if (call.spec.region != kNone && regions[call.spec.region] == kNone)
-      bad("region " + name(Entity::Region, call.spec.region) + " of call " + name(Entity::Call, ref) +
+    if (call.region != kNone && regions[call.region] == kNone)
+      bad("region " + name(Entity::Region, call.region) + " of call " + name(Entity::Call, ref) +
           " is not in the new configuration");
   }
   for (AgentRef ref = 0; ref < agents_.size(); ++ref)
@@ -191,16 +191,16 @@ void Router::reconfigure(Config config, const std::vector<int>& plans, const std
   for (CallRef ref = 0; ref < calls_.size(); ++ref) {
     Call& call = calls_[ref];
     if (!call.live) continue;
-    call.spec.plan = plans[call.spec.plan];
-    if (call.spec.region != kNone) call.spec.region = regions[call.spec.region];
+    call.plan = plans[call.plan];
+    if (call.region != kNone) call.region = regions[call.region];
     call.standing = standing_priority(call);
       call.queue = kNone;
-    const int last_step = static_cast<int>(config_.plans[call.spec.plan].steps.size()) - 1;
+    const int last_step = static_cast<int>(config_.plans[call.plan].steps.size()) - 1;
     if (call.state == CallState::Waiting) {
       waiting.push_back(ref);
       call.timer = 0;  // its steps are those of its new plan: enqueue starts its timer again
     } else {
-      call.phase = std::min(call.phase, last_step);  // an offered call keeps its step while it rings
+      call.phase = static_cast<std::int16_t>(std::min<int>(call.phase, last_step));  // an offered call keeps its step while it rings
     }
   }
   rebuild_timers();  // the lanes are laid out by plan and step

@@ -90,7 +90,7 @@ MemoryUse Router::memory_use() const {
   }
   for (const auto& [key, profile] : profile_index_) use.profiles += vector_bytes(key.second);  // a copy of the levels
 
-  use.timers = timers_.memory_bytes();
+  use.timers = timers_.memory_bytes(heap_block);
 
   use.other = sizeof(Router) + config_bytes(config_) + vector_bytes(tallies_) + vector_bytes(site_tallies_) +
               vector_bytes(skill_names_) + vector_bytes(first_step_) + vector_bytes(steps_) + vector_bytes(tiers_) +

@@ -39,6 +39,8 @@ void check_config(const Config& c) {
       if (!std::isfinite(x)) bad(plan + "numbers must be finite, got " + num(x));
     if (p.sl_threshold < 0 || p.wrapup < 0) bad(plan + "sl_threshold and wrapup must be >= 0");
     if (p.steps.empty() || p.steps[0].after != 0.0) bad(plan + "the first step must start after 0 s");
+    if (p.steps.size() > static_cast<std::size_t>(kMaxSteps))
+      bad(plan + "at most " + std::to_string(kMaxSteps) + " steps, got " + std::to_string(p.steps.size()));
     for (std::size_t i = 0; i < p.steps.size(); ++i) {
       const StepConfig& s = p.steps[i];
       if (i > 0 && !(s.after > p.steps[i - 1].after && std::isfinite(s.after)))
@@ -141,7 +143,7 @@ AgentRef Router::add_agent(int site, const std::vector<SkillLevel>& skills, std:
                            std::string_view key) {
   std::vector<std::uint8_t> levels = levels_of(site, skills);
   if (wrapup) check_finite("wrapup", *wrapup, 0.0);
-  if (agents_.size() >= std::numeric_limits<AgentRef>::max()) fail(ErrorKind::InvalidArgument, "too many agents");
+  if (agents_.size() >= kMaxAgents) fail(ErrorKind::InvalidArgument, "too many agents");
   const int profile = profile_of(site, std::move(levels));
   Agent agent;
   agent.key = key;
@@ -215,8 +217,9 @@ void Router::check_call(const CallSpec& spec) const {
     fail(ErrorKind::UnknownId, "unknown skill #" + std::to_string(spec.language));
   check_finite("value", spec.value);
   check_finite("priority", spec.priority);
-  if (spec.repeats < 0)
-    fail(ErrorKind::InvalidArgument, "repeats must be an integer >= 0, got " + std::to_string(spec.repeats));
+  if (spec.repeats < 0 || spec.repeats > kMaxRepeats)
+    fail(ErrorKind::InvalidArgument,
+         "repeats must be an integer 0–" + std::to_string(kMaxRepeats) + ", got " + std::to_string(spec.repeats));
   if (spec.preferred_agent != kNone &&
       (spec.preferred_agent < 0 || spec.preferred_agent >= static_cast<std::int64_t>(agents_.size()) ||
        agents_[spec.preferred_agent].state == AgentState::Removed))
@@ -237,8 +240,7 @@ CallRef Router::arrive(const CallSpec& spec, double now, std::vector<Offer>& out
     calls_.emplace_back();
   }
   Call& call = calls_[ref];
-  call = Call{};
-  call.spec = spec;
+  call = Call::of(spec);
   call.live = true;
   call.arrival = now;
   call.since = now;
@@ -277,9 +279,9 @@ void Router::accept(CallRef ref, AgentRef agent, double now, std::vector<Offer>&
   Agent& holder = agents_[agent];
   holder.state = AgentState::Busy;
   holder.since = now;
-  PlanStats& tally = tallies_[call.spec.plan];
+  PlanStats& tally = tallies_[call.plan];
   const double wait = now - call.arrival;
-  const bool within = wait <= config_.plans[call.spec.plan].sl_threshold;
+  const bool within = wait <= config_.plans[call.plan].sl_threshold;
   recent(tally.answer_time, now - offered_at);
   tally.answered += 1;
   tally.wait_sum += wait;
@@ -313,7 +315,7 @@ void Router::abandon(CallRef ref, double now, std::vector<Offer>& out) {
   const bool offered = call.state == CallState::Offered;
   const AgentRef agent = call.agent;
   if (!offered) leave_queue(call);
-  tallies_[call.spec.plan].abandoned += 1;
+  tallies_[call.plan].abandoned += 1;
   const std::uint64_t order = call.order;
   release(ref);
   if (offered) make_ready(agent, now);  // keeps its ready_since: the agent got no work
@@ -326,7 +328,7 @@ void Router::hangup(CallRef ref, double now, std::vector<Offer>& out) {
   require(call.state == CallState::Connected,
           [&] { return "call " + name(Entity::Call, ref) + " is " + state_name(call.state) + ", not connected"; });
   const AgentRef agent_ref = call.agent;
-  const int plan = call.spec.plan;
+  const int plan = call.plan;
   const double plan_wrapup = config_.plans[plan].wrapup;
   const double connected_at = call.since;
   const std::uint64_t order = call.order;
@@ -365,8 +367,7 @@ void Router::refuse(const std::string& message) {
 const Timer* Router::live_timer_front() const {
   while (!timers_.empty()) {
     const Timer& t = timers_.top();
-    const std::uint64_t current = t.for_agent ? agents_[t.ref].timer : calls_[t.ref].timer;
-    if (current == t.seq) return &t;
+    if (held(t)) return &t;
     timers_.pop();  // cancelled: its owner moved on
   }
   return nullptr;
@@ -392,7 +393,7 @@ CallView Router::call_view(CallRef ref) const {
   call_state(ref);  // refuses a handle that is not live
   const Call& call = calls_[ref];
   const bool held = call.state != CallState::Waiting;
-  return CallView{ref,          call.spec.plan, call.state,
+  return CallView{ref,          call.plan, call.state,
                   call.since,   call.phase == kPreferred ? kNone : call.phase,
                   call.arrival, held ? static_cast<std::int64_t>(call.agent) : kNone};
 }
@@ -424,8 +425,8 @@ std::vector<PlanStats> Router::stats(double now) const {
   std::vector<double> earliest(result.size(), INFINITY);
   for (const Call& call : calls_)
     if (call.live && call.state == CallState::Waiting) {
-      result[call.spec.plan].waiting += 1;
-      earliest[call.spec.plan] = std::min(earliest[call.spec.plan], call.arrival);
+      result[call.plan].waiting += 1;
+      earliest[call.plan] = std::min(earliest[call.plan], call.arrival);
     }
   for (std::size_t p = 0; p < result.size(); ++p)
     if (result[p].waiting) result[p].oldest_wait = now - earliest[p];  // now - a falls as a rises
@@ -482,7 +483,6 @@ void Router::begin(double now, std::vector<Offer>& out) {
 std::uint64_t Router::start_timer(double due, bool for_agent, std::uint32_t ref, int lane) {
   const std::uint64_t seq = ++timers_created_;
   timers_.push(Timer{due, seq, ref, for_agent}, lane);
-  (for_agent ? agents_[ref].timer_due : calls_[ref].timer_due) = due;
   return seq;
 }
 
@@ -521,21 +521,30 @@ std::uint64_t Router::sites_within(int region, int max_distance) const {
 void Router::rebuild_timers() {
   const int lanes = 1 + static_cast<int>(config_.plans.size()) + static_cast<int>(steps_.size());  // offer time-outs, wrap-ups per plan, steps
   std::vector<std::pair<Timer, int>> pending;  // with the lane each would have been pushed to
-  for (AgentRef ref = 0; ref < agents_.size(); ++ref)
-    if (agents_[ref].timer) pending.push_back({Timer{agents_[ref].timer_due, agents_[ref].timer, ref, true}, Timers::kNoLane});
-  for (CallRef ref = 0; ref < calls_.size(); ++ref) {
-    const Call& call = calls_[ref];
-    if (!call.live || !call.timer) continue;
+  for (const Timer& timer : pending_timers()) {
+    if (timer.for_agent) {
+      pending.push_back({timer, Timers::kNoLane});
+      continue;
+    }
+    const Call& call = calls_[timer.ref];
     const bool next_step = call.phase != kPreferred &&
-                           call.phase + 1 < static_cast<int>(config_.plans[call.spec.plan].steps.size());
+                           call.phase + 1 < static_cast<int>(config_.plans[call.plan].steps.size());
     const int lane = call.state == CallState::Offered ? offer_lane()
-                     : next_step                      ? step_lane(call.spec.plan, call.phase + 1)
+                     : next_step                      ? step_lane(call.plan, call.phase + 1)
                                                       : Timers::kNoLane;  // a preferred-agent wait
-    pending.push_back({Timer{call.timer_due, call.timer, ref, false}, lane});
+    pending.push_back({timer, lane});
   }
   std::sort(pending.begin(), pending.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   timers_.reset(static_cast<std::size_t>(lanes));
   for (const auto& [timer, lane] : pending) timers_.push(timer, lane);
+}
+
+std::vector<Timer> Router::pending_timers() const {
+  std::vector<Timer> pending;
+  timers_.for_each([&](const Timer& timer) {
+    if (held(timer)) pending.push_back(timer);
+  });
+  return pending;
 }
 
 void Router::fire_timers(double now) {
@@ -568,11 +577,11 @@ void Router::enqueue(CallRef ref, double t) {
   Call& call = calls_[ref];
   call.state = CallState::Waiting;
   call.timer = 0;  // a returning offer's time-out no longer applies
-  call.phase = phase_at(call, t);
+  call.phase = static_cast<std::int16_t>(phase_at(call, t));  // a plan has at most kMaxSteps steps
   const int q = queue_for(call);
   std::optional<Candidate> best;
   if (call.phase == kPreferred) {
-    const AgentRef preferred = static_cast<AgentRef>(call.spec.preferred_agent);
+    const AgentRef preferred = static_cast<AgentRef>(call.preferred_agent);
     if (agents_[preferred].state == AgentState::Ready) best = Candidate{0.0, 0.0, preferred};
   } else {
     best = best_agent(call, queues_[q], t);
@@ -583,7 +592,7 @@ void Router::enqueue(CallRef ref, double t) {
   }
   queue_insert(q, call, ref);
   if (std::optional<double> start = next_phase_start(call))
-    call.timer = start_timer(*start, false, ref, call.phase == kPreferred ? Timers::kNoLane : step_lane(call.spec.plan, call.phase + 1));
+    call.timer = start_timer(*start, false, ref, call.phase == kPreferred ? Timers::kNoLane : step_lane(call.plan, call.phase + 1));
 }
 
 void Router::make_ready(AgentRef ref, double t) {
@@ -643,7 +652,7 @@ void Router::offer(CallRef ref, AgentRef agent_ref, double t, bool agent_chosen)
   Agent& agent = agents_[agent_ref];
   if (log_decisions_) {  // before the agent leaves the ready list: its idle time counts
     const bool preferred = call.phase == kPreferred;
-    decisions_.push_back(Decision{ref, agent_ref, t, call.spec.plan, preferred ? kNone : call.phase, agent_chosen,
+    decisions_.push_back(Decision{ref, agent_ref, t, call.plan, preferred ? kNone : call.phase, agent_chosen,
                                   t - call.arrival, priority_terms(call, t),
                                   preferred ? ScoreTerms{} : score_terms(call, profiles_[agent.profile], agent.ready_since, t)});
   }
@@ -713,8 +722,8 @@ void Router::release(CallRef ref) {
 
 int Router::phase_at(const Call& call, double t) const {
   if (t < call.preferred_until) return kPreferred;  // false when it has no preferred turn (-inf)
-  const int first = first_step_[call.spec.plan];
-  const int n = static_cast<int>(config_.plans[call.spec.plan].steps.size());
+  const int first = first_step_[call.plan];
+  const int n = static_cast<int>(config_.plans[call.plan].steps.size());
   int phase = 0;
   for (int i = 1; i < n; ++i)
     if (call.arrival + steps_[first + i].after <= t) phase = i;
@@ -723,19 +732,19 @@ int Router::phase_at(const Call& call, double t) const {
 
 std::optional<double> Router::next_phase_start(const Call& call) const {
   if (call.phase == kPreferred) return call.preferred_until;  // it has one, or it would not be in that phase
-  if (call.phase + 1 < static_cast<int>(config_.plans[call.spec.plan].steps.size()))
-    return call.arrival + steps_[step_index(call.spec.plan, call.phase + 1)].after;
+  if (call.phase + 1 < static_cast<int>(config_.plans[call.plan].steps.size()))
+    return call.arrival + steps_[step_index(call.plan, call.phase + 1)].after;
   return std::nullopt;
 }
 
 Router::QueueKey Router::key_for(const Call& call) const {
-  QueueKey key{call.spec.plan, call.phase, kNone, ~std::uint64_t{0}};
+  QueueKey key{call.plan, call.phase, kNone, ~std::uint64_t{0}};
   if (call.phase == kPreferred) {
-    key.sites_or_agent = static_cast<std::uint64_t>(call.spec.preferred_agent);
+    key.sites_or_agent = static_cast<std::uint64_t>(call.preferred_agent);
   } else {
-    const StepInfo& step = steps_[step_index(call.spec.plan, call.phase)];
-    if (step.language_level > 0) key.language = call.spec.language;
-    if (step.max_distance != kNone) key.sites_or_agent = sites_within(call.spec.region, step.max_distance);
+    const StepInfo& step = steps_[step_index(call.plan, call.phase)];
+    if (step.language_level > 0) key.language = call.language;
+    if (step.max_distance != kNone) key.sites_or_agent = sites_within(call.region, step.max_distance);
   }
   return key;
 }
@@ -792,13 +801,13 @@ int Router::distance(int region, int site) const {
 // The one statement of a call's priority (DESIGN.md §4.1), split so that its static part
 // can be kept with the call; the sums associate exactly as in the reference model.
 double Router::standing_priority(const Call& call) const {
-  const PlanConfig& plan = config_.plans[call.spec.plan];
-  return plan.base_priority + plan.value_weight * call.spec.value +
-         plan.repeat_weight * static_cast<double>(call.spec.repeats) + call.spec.priority;
+  const PlanConfig& plan = config_.plans[call.plan];
+  return plan.base_priority + plan.value_weight * call.value +
+         plan.repeat_weight * static_cast<double>(call.repeats) + call.priority;
 }
 
 double Router::priority(const Call& call, double t) const {
-  return aged(call.standing, config_.plans[call.spec.plan].aging, call.arrival, t);
+  return aged(call.standing, config_.plans[call.plan].aging, call.arrival, t);
 }
 
 double Router::priority(const QueueEntry& entry, int queue, double t) const {
@@ -810,23 +819,23 @@ double Router::priority(const QueueEntry& entry, int queue, double t) const {
 // same aging·t for all of them: the queue can stay ordered by it. (Exactly so whenever the
 // arithmetic is exact; otherwise two calls within one rounding error may swap.)
 double Router::priority_rank(const Call& call) const {
-  return call.standing - config_.plans[call.spec.plan].aging * call.arrival;
+  return call.standing - config_.plans[call.plan].aging * call.arrival;
 }
 
 ScoreTerms Router::score_terms(const Call& call, const Profile& profile, double ready_since, double t) const {
-  const StepConfig& step = config_.plans[call.spec.plan].steps[call.phase];
+  const StepConfig& step = config_.plans[call.plan].steps[call.phase];
   int proficiency = 0;
   bool language_counted = false;
   for (const SkillLevel& need : step.require) {
     proficiency += profile.level(need.skill);
-    language_counted |= need.skill == call.spec.language;
+    language_counted |= need.skill == call.language;
   }
-  if (step.language_level > 0 && call.spec.language != kNone && !language_counted)
-    proficiency += profile.level(call.spec.language);
+  if (step.language_level > 0 && call.language != kNone && !language_counted)
+    proficiency += profile.level(call.language);
   const Weights& w = step.weights;
   ScoreTerms s;
   s.proficiency = w.proficiency * static_cast<double>(proficiency);
-  s.distance = w.distance * static_cast<double>(distance(call.spec.region, profile.site));
+  s.distance = w.distance * static_cast<double>(distance(call.region, profile.site));
   s.breadth = w.breadth * static_cast<double>(profile.breadth);
   s.idle = w.idle * (t - ready_since);
   s.total = s.proficiency + s.distance + s.breadth + s.idle;
@@ -835,7 +844,7 @@ ScoreTerms Router::score_terms(const Call& call, const Profile& profile, double 
 
 std::optional<Router::Candidate> Router::best_in_profile(const Call& call, const Profile& profile, double t) const {
   if (profile.ready.empty()) return std::nullopt;
-  const double idle_weight = config_.plans[call.spec.plan].steps[call.phase].weights.idle;
+  const double idle_weight = config_.plans[call.plan].steps[call.phase].weights.idle;
   if (idle_weight >= 0) {  // the longest idle scores highest and also wins the ties
     const ReadyEntry& first = profile.ready.front();
     const double since = first.since();

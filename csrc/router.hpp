@@ -35,6 +35,11 @@ using SkillRef = std::uint16_t;
 inline constexpr std::int32_t kNone = -1;
 inline constexpr int kMaxLevel = 10;
 inline constexpr int kMaxSites = 64;  // a queue's admitted sites are a 64-bit mask
+// Limits from the narrow fields of a call's record (Router::Call): checked where the values
+// come in (Config, add_agent, check_call, restore), so that nothing is silently cut.
+inline constexpr int kMaxSteps = 0x7FFF;                      // steps of a plan (a call's step: 16 bits)
+inline constexpr std::uint32_t kMaxAgents = 0x7FFFFFFF;       // agents ever added (a preferred agent: 31 bits)
+inline constexpr std::int64_t kMaxRepeats = 0xFFFFFFFF;       // a caller's repeats (32 bits, unsigned)
 
 // Removed: taken out by remove_agent; its number is not reused, its id may be by a new agent.
 enum class AgentState : std::uint8_t { Offline, Ready, Reserved, Busy, Wrapup, NotReady, Removed };
@@ -401,8 +406,7 @@ class Router {
     double ready_since = 0.0;
     double since = 0.0;       // when it entered its state
     CallRef call = kNoCall;   // the call it holds while reserved or busy
-    std::uint64_t timer = 0;  // creation number of its pending timer (end of wrap-up), 0 = none
-    double timer_due = 0.0;
+    std::uint64_t timer = 0;  // creation number of its pending timer (end of wrap-up), 0 = none; due: pending_timers
     std::vector<int> preferred_queues;
   };
   // A waiting call in its queue, best first: higher rank, then earlier arrival, then earlier
@@ -420,22 +424,44 @@ class Router {
     }
   };
   using QueueSet = BTreeSet<QueueEntry>;
-  struct Call {  // what a step escalation reads first, together (one call may be ~2 cache lines)
+  // A call's record: 96 bytes on 64-bit builds (README, "Memory"), most of a waiting call's
+  // memory. It keeps of its CallSpec what the rules read after the arrival, narrowed to the
+  // ranges check_call admits (preferred_wait only sets preferred_until); its timer's due time
+  // is kept by the timers only (pending_timers).
+  struct Call {  // what a step escalation reads first, together
     double arrival = 0.0;
     double standing = 0.0;    // priority without the aging term, see standing_priority()
+    double since = 0.0;       // when it entered its state
     std::uint64_t order = 0;
     std::uint64_t timer = 0;  // next phase while waiting, offer time-out while offered
+    double value = 0.0, priority = 0.0;  // as in its CallSpec; changed by reprioritize
     double preferred_until = -INFINITY;  // end of its preferred agent's turn; -inf: none
     int queue = kNone;
-    int phase = 0;
+    AgentRef agent = 0;
+    int plan = 0;  // as in its CallSpec; changed by transfer and reconfigure
+    int region = kNone;
+    int language = kNone;
+    std::int32_t preferred_agent = kNone;  // agents are numbered below kMaxAgents
+    std::uint32_t repeats = 0;             // at most kMaxRepeats
+    std::int16_t phase = 0;                // a plan has at most kMaxSteps steps
     CallState state = CallState::Waiting;
     bool live = false;
-    AgentRef agent = 0;
-    CallSpec spec;
-    double since = 0.0;  // when it entered its state
-    double timer_due = 0.0;
     bool has_preferred_turn() const { return preferred_until != -INFINITY; }
+    // A new record for a spec that check_call accepted: every value fits.
+    static Call of(const CallSpec& spec) {
+      Call call;
+      call.plan = spec.plan;
+      call.region = spec.region;
+      call.language = spec.language;
+      call.value = spec.value;
+      call.priority = spec.priority;
+      call.repeats = static_cast<std::uint32_t>(spec.repeats);
+      call.preferred_agent = static_cast<std::int32_t>(spec.preferred_agent);
+      return call;
+    }
   };
+  static_assert(sizeof(void*) != 8 || sizeof(Call) <= 96,
+                "a Call record is 96 bytes (README, Memory): a new field needs room found elsewhere");
   struct QueueKey {
     int plan, phase, language;
     std::uint64_t sites_or_agent;
@@ -525,6 +551,12 @@ class Router {
   std::uint64_t sites_within(int region, int max_distance) const;
   // Lays out the lanes for the configuration and refills them from the agents' and calls' timers.
   void rebuild_timers();
+  // Whether a timer is its owner's current one (a cancelled one is left in the timers).
+  bool held(const Timer& timer) const {
+    return timer.seq == (timer.for_agent ? agents_[timer.ref].timer : calls_[timer.ref].timer);
+  }
+  // The timers their owners hold, in no order: their due times are kept there only.
+  std::vector<Timer> pending_timers() const;
   // the rules
   void enqueue(CallRef call, double t);
   void make_ready(AgentRef agent, double t);

@@ -75,8 +75,11 @@ std::string Router::snapshot(const std::vector<std::string>& call_keys) const {
   w.u64(events_);
   w.u32(static_cast<std::uint32_t>(skill_names_.size()));
   for (const std::string& name : skill_names_) w.bytes(name);
+  std::vector<double> agent_due(agents_.size()), call_due(calls_.size());  // kept by the timers only
+  for (const Timer& t : pending_timers()) (t.for_agent ? agent_due : call_due)[t.ref] = t.due;
   w.u32(static_cast<std::uint32_t>(agents_.size()));
-  for (const Agent& a : agents_) {
+  for (AgentRef ref = 0; ref < agents_.size(); ++ref) {
+    const Agent& a = agents_[ref];
     const Profile& profile = profiles_[a.profile];
     w.bytes(a.key);
     w.u32(static_cast<std::uint32_t>(profile.site));
@@ -93,7 +96,7 @@ std::string Router::snapshot(const std::vector<std::string>& call_keys) const {
     w.f64(a.ready_since);
     w.f64(a.since);
     w.u64(a.timer);
-    w.f64(a.timer ? a.timer_due : 0.0);
+    w.f64(a.timer ? agent_due[ref] : 0.0);
   }
   w.u32(static_cast<std::uint32_t>(tallies_.size()));
   for (const PlanStats& t : tallies_) {
@@ -125,14 +128,14 @@ std::string Router::snapshot(const std::vector<std::string>& call_keys) const {
     w.u32(ref);
     w.u64(order);
     w.bytes(ref < call_keys.size() ? std::string_view(call_keys[ref]) : std::string_view());
-    w.u32(static_cast<std::uint32_t>(c.spec.plan));
-    w.i32(c.spec.region);
-    w.i32(c.spec.language);
-    w.f64(c.spec.value);
-    w.f64(c.spec.priority);
-    w.i64(c.spec.repeats);
-    w.i64(c.spec.preferred_agent);
-    w.f64(c.spec.preferred_wait);
+    w.u32(static_cast<std::uint32_t>(c.plan));
+    w.i32(c.region);
+    w.i32(c.language);
+    w.f64(c.value);
+    w.f64(c.priority);
+    w.i64(c.repeats);
+    w.i64(c.preferred_agent);
+    w.f64(c.has_preferred_turn() ? c.preferred_until - c.arrival : 0.0);  // as the reference model: the wait is not kept
     w.u8(c.has_preferred_turn());
     w.f64(c.has_preferred_turn() ? c.preferred_until : 0.0);
     w.f64(c.arrival);
@@ -141,7 +144,7 @@ std::string Router::snapshot(const std::vector<std::string>& call_keys) const {
     w.i32(c.phase);
     w.u32(c.state == CallState::Waiting ? 0 : c.agent);
     w.u64(c.timer);
-    w.f64(c.timer ? c.timer_due : 0.0);
+    w.f64(c.timer ? call_due[ref] : 0.0);
   }
   w.u32(static_cast<std::uint32_t>(free_calls_.size()));
   for (CallRef ref : free_calls_) w.u32(ref);
@@ -195,8 +198,10 @@ void Router::restore_state(std::string_view blob, std::vector<std::string>& call
     if (!std::isfinite(x)) r.fail(std::string("non-finite ") + what);
     return x;
   };
-  auto timer = [&](std::uint64_t seq, double due) {
+  // A timer is kept by the timers only: rebuild_timers lays them out in lanes at the end.
+  auto timer = [&](std::uint64_t seq, double due, std::uint32_t owner, bool for_agent) {
     if (seq > timers_created || (seq && !(std::isfinite(due) && due >= now))) r.fail("a timer out of its range");
+    if (seq) timers_.push(Timer{due, seq, owner, for_agent}, Timers::kNoLane);
   };
 
   // Skills: by name where named, else by number (a router built through the C API).
@@ -231,8 +236,7 @@ void Router::restore_state(std::string_view blob, std::vector<std::string>& call
     a.ready_since = finite(r.f64(), "ready time");
     a.since = finite(r.f64(), "time");
     a.timer = r.u64();
-    a.timer_due = r.f64();
-    timer(a.timer, a.timer_due);
+    timer(a.timer, r.f64(), ref, true);
     if (a.timer && a.state != AgentState::Wrapup) r.fail("a timer on an agent not in wrap-up");
   }
 
@@ -272,42 +276,51 @@ void Router::restore_state(std::string_view blob, std::vector<std::string>& call
     if (ref >= call_keys.size()) call_keys.resize(ref + 1);
     Call& c = calls_[ref];
     if (c.live) r.fail("a call handle twice");
-    c.live = true;
-    c.order = r.u64();
-    if (c.order >= calls_created || !orders.insert(c.order).second) r.fail("a call's creation order out of range");
+    const std::uint64_t order = r.u64();
+    if (order >= calls_created || !orders.insert(order).second) r.fail("a call's creation order out of range");
     call_keys[ref] = r.bytes();
-    c.spec.plan = static_cast<int>(r.u32());
-    c.spec.region = r.i32();
-    c.spec.language = r.i32();
-    c.spec.value = finite(r.f64(), "value");
-    c.spec.priority = finite(r.f64(), "priority");
-    c.spec.repeats = r.i64();
-    c.spec.preferred_agent = r.i64();
-    c.spec.preferred_wait = finite(r.f64(), "preferred wait");
+    CallSpec s;  // read as wide as written, checked, then narrowed into the record
+    s.plan = static_cast<int>(r.u32());
+    s.region = r.i32();
+    s.language = r.i32();
+    s.value = finite(r.f64(), "value");
+    s.priority = finite(r.f64(), "priority");
+    s.repeats = r.i64();
+    s.preferred_agent = r.i64();
+    s.preferred_wait = finite(r.f64(), "preferred wait");
     const bool has_until = r.u8();
     const double until = r.f64();
-    if (has_until) c.preferred_until = finite(until, "preferred wait");
-    c.arrival = finite(r.f64(), "arrival");
-    c.since = finite(r.f64(), "time");
+    const double arrival = finite(r.f64(), "arrival");
+    const double since = finite(r.f64(), "time");
     const std::uint8_t state = r.u8();
-    c.phase = r.i32();
-    c.agent = r.u32();
-    c.timer = r.u64();
-    c.timer_due = r.f64();
-    timer(c.timer, c.timer_due);
-    const CallSpec& s = c.spec;
+    const std::int32_t phase = r.i32();
+    const AgentRef agent = r.u32();
+    const std::uint64_t timer_seq = r.u64();
+    timer(timer_seq, r.f64(), ref, false);
     if (s.plan < 0 || s.plan >= static_cast<int>(config_.plans.size())) r.fail("unknown plan");
     if (s.region < kNone || s.region >= config_.n_regions) r.fail("unknown region");
     if (s.language < kNone || s.language >= static_cast<int>(skill_map.size())) r.fail("unknown language");
-    if (s.language != kNone) c.spec.language = skill_map[s.language];
-    if (s.repeats < 0 || s.preferred_wait < 0 || c.arrival > now) r.fail("a call's numbers out of their range");
+    if (s.language != kNone) s.language = skill_map[s.language];
+    // A preferred turn ends after the arrival by a finite wait, which a snapshot writes as the difference.
+    const bool turn_ok = !has_until || (until >= arrival && std::isfinite(until - arrival));
+    if (s.repeats < 0 || s.repeats > kMaxRepeats || s.preferred_wait < 0 || arrival > now || !turn_ok)
+      r.fail("a call's numbers out of their range");
     if (s.preferred_agent < kNone || s.preferred_agent >= static_cast<std::int64_t>(agents_.size()))
       r.fail("unknown preferred agent");
     if (state > static_cast<std::uint8_t>(CallState::Connected)) r.fail("bad call state");
-    c.state = static_cast<CallState>(state);
     const int steps = static_cast<int>(config_.plans[s.plan].steps.size());
-    if (c.phase < kPreferred || c.phase >= steps || (c.phase == kPreferred && (!c.has_preferred_turn() || s.preferred_agent == kNone)))
+    if (phase < kPreferred || phase >= steps || (phase == kPreferred && (!has_until || s.preferred_agent == kNone)))
       r.fail("bad step");
+    c = Call::of(s);
+    c.live = true;
+    c.order = order;
+    c.arrival = arrival;
+    c.since = since;
+    c.agent = agent;
+    c.timer = timer_seq;
+    c.state = static_cast<CallState>(state);
+    c.phase = static_cast<std::int16_t>(phase);
+    if (has_until) c.preferred_until = finite(until, "preferred wait");
     c.standing = standing_priority(c);
     if (c.state == CallState::Waiting) {
       c.agent = 0;
@@ -331,7 +344,7 @@ void Router::restore_state(std::string_view blob, std::vector<std::string>& call
   // Nothing is lost (DESIGN.md §4.6): each plan's tallies account for its live calls.
   std::vector<std::int64_t> unanswered(tallies_.size(), 0);
   for (const Call& c : calls_)
-    if (c.live && c.state != CallState::Connected) unanswered[c.spec.plan] += 1;
+    if (c.live && c.state != CallState::Connected) unanswered[c.plan] += 1;
   for (std::size_t p = 0; p < tallies_.size(); ++p) {
     const PlanStats& t = tallies_[p];
     std::int64_t decided = 0, accounted = 0;

@@ -92,11 +92,22 @@ class Timers {
     for (const Lane& l : lanes_) n += l.count;
     return n;
   }
-  // Bytes allocated, for memory accounting.
-  std::size_t memory_bytes() const {
-    std::size_t bytes = heap_.capacity() * sizeof(Timer) + lanes_.capacity() * sizeof(Lane) +
-                        fronts_.capacity() * sizeof(Timer) + tree_.capacity() * sizeof(Match);
-    for (const Lane& l : lanes_) bytes += l.capacity * sizeof(Timer);
+  // Calls f(timer) for every timer held, cancelled ones included, in no order.
+  template <class F>
+  void for_each(F&& f) const {
+    for (const Lane& l : lanes_)
+      for (std::size_t i = 0; i < l.count; ++i) f(l.at(i));
+    for (const Timer& timer : heap_) f(timer);
+  }
+  // Bytes allocated, for memory accounting: `block(n)` is what an allocation of n bytes takes.
+  template <class Block>
+  std::size_t memory_bytes(Block&& block) const {
+    std::size_t bytes = block(heap_.capacity() * sizeof(Timer)) + block(lanes_.capacity() * sizeof(Lane)) +
+                        block(fronts_.capacity() * sizeof(Timer)) + block(tree_.capacity() * sizeof(Match));
+    for (const Lane& l : lanes_) {
+      const std::size_t blocks = l.blocks.size() - l.first + (l.spare ? 1 : 0);
+      bytes += block(l.blocks.capacity() * sizeof(l.blocks[0])) + blocks * block(Lane::kBlock * sizeof(Timer));
+    }
     return bytes;
   }
 
@@ -104,28 +115,36 @@ class Timers {
   static constexpr Timer kEmpty{std::numeric_limits<double>::infinity(), std::numeric_limits<std::uint64_t>::max(), 0, false};
   static bool later(const Timer& a, const Timer& b) { return b < a; }
 
-  struct Lane {  // a ring buffer, its capacity a power of two
-    std::unique_ptr<Timer[]> buffer;  // uninitialised beyond the count: growing copies only the timers held
-    std::size_t capacity = 0, head = 0, count = 0;
-    const Timer& front() const { return buffer[head]; }
-    const Timer& back() const { return buffer[(head + count - 1) & (capacity - 1)]; }
+  // A FIFO in blocks of kBlock timers: its memory follows the timers it holds (a ring
+  // buffer's would stay at its largest count, rounded up to a power of two), and a block
+  // the front leaves is kept as the spare for the next one the back needs.
+  struct Lane {
+    static constexpr std::size_t kBlock = 256;              // timers per block (6 KiB)
+    std::vector<std::unique_ptr<Timer[]>> blocks;           // blocks[first..]: the timers, head onwards
+    std::unique_ptr<Timer[]> spare;
+    std::size_t first = 0, head = 0, count = 0;             // head: the front's index in blocks[first]
+    const Timer& at(std::size_t i) const {                  // i-th from the front
+      const std::size_t k = head + i;
+      return blocks[first + k / kBlock][k % kBlock];
+    }
+    const Timer& front() const { return blocks[first][head]; }
+    const Timer& back() const { return at(count - 1); }
     void push(const Timer& timer) {
-      if (count == capacity) {
-        const std::size_t grown = std::max<std::size_t>(16, 2 * capacity);
-        std::unique_ptr<Timer[]> larger(new Timer[grown]);
-        const std::size_t first = std::min(count, capacity - head);  // from head to the end, then the wrapped rest
-        std::copy(buffer.get() + head, buffer.get() + head + first, larger.get());
-        std::copy(buffer.get(), buffer.get() + (count - first), larger.get() + first);
-        buffer = std::move(larger);
-        capacity = grown;
-        head = 0;
-      }
-      buffer[(head + count) & (capacity - 1)] = timer;
+      const std::size_t k = head + count;
+      if (first + k / kBlock == blocks.size())
+        blocks.push_back(spare ? std::move(spare) : std::unique_ptr<Timer[]>(new Timer[kBlock]));  // uninitialised
+      blocks[first + k / kBlock][k % kBlock] = timer;
       count += 1;
     }
     void pop() {
-      head = (head + 1) & (capacity - 1);
       count -= 1;
+      if (++head < kBlock) return;
+      spare = std::move(blocks[first++]);
+      head = 0;
+      if (2 * first >= blocks.size()) {  // drop the emptied slots at the front: O(1) amortised
+        blocks.erase(blocks.begin(), blocks.begin() + static_cast<std::ptrdiff_t>(first));
+        first = 0;
+      }
     }
   };
 

@@ -141,7 +141,7 @@ def garbage(data, config, twin, now: float, last: float):
         elif slot in ("value", "priority"):
             kwargs[slot] = draw(st.sampled_from(NUMBERS))
         elif slot == "repeats":
-            kwargs["repeats"] = draw(st.sampled_from([-1, 1.5, True, "1", None, 2**63, 10**400, math.nan]))
+            kwargs["repeats"] = draw(st.sampled_from([-1, 1.5, True, "1", None, 2**32, 2**63, 10**400, math.nan]))
         elif slot == "preferred_agent":
             kwargs["preferred_agent"] = draw(unknown_id().filter(lambda x: x is not None))
         else:

@@ -7,6 +7,7 @@ import pytest
 from ccroute import (AgentInfo, CallInfo, Config, ConfigError, DuplicateIdError,
                      InvalidArgumentError, InvalidTransitionError, Offer, Plan, RoutingError, Step,
                      TimeOrderError, UnknownIdError, Weights)
+from ccroute.types import MAX_REPEATS, MAX_STEPS
 
 SITES = ["shanghai", "suzhou", "tianjin", "nanning", "lanzhou"]
 REGIONS = {
@@ -383,6 +384,20 @@ def centre(Router):
     return r
 
 
+def test_repeats_up_to_the_limit_count_in_full(Router):
+    # The core keeps a caller's repeats in 32 bits: the largest accepted still counts exactly.
+    r = Router(bank())
+    r.arrive("loyal", plan="vip", now=1.0, repeats=MAX_REPEATS)
+    assert r.explain("loyal", now=1.0).priority.repeats == 5.0 * MAX_REPEATS
+
+
+def test_a_plan_has_at_most_max_steps_steps():
+    steps = [Step(after=float(i)) for i in range(MAX_STEPS + 1)]
+    with pytest.raises(ConfigError, match=f"at most {MAX_STEPS} steps, got {MAX_STEPS + 1}"):
+        Plan("long", steps=steps)
+    assert len(Plan("long", steps=steps[:-1]).steps) == MAX_STEPS
+
+
 @pytest.mark.parametrize("operation, error, named", [
     (lambda r: r.add_agent("a", site="shanghai"), DuplicateIdError, "'a'"),
     (lambda r: r.add_agent("x", site="paris"), UnknownIdError, "'paris'"),
@@ -394,6 +409,7 @@ def centre(Router):
     (lambda r: r.arrive("n", plan="card", now=3.0, region="mars"), UnknownIdError, "'mars'"),
     (lambda r: r.arrive("n", plan="card", now=3.0, value=float("nan")), InvalidArgumentError, "nan"),
     (lambda r: r.arrive("n", plan="card", now=3.0, repeats=-1), InvalidArgumentError, "-1"),
+    (lambda r: r.arrive("n", plan="card", now=3.0, repeats=2**32), InvalidArgumentError, "4294967296"),
     (lambda r: r.arrive("n", plan="card", now=3.0, preferred_agent="zz"), UnknownIdError, "'zz'"),
     (lambda r: r.arrive("n", plan="card", now=1.5), TimeOrderError, "1.5"),
     (lambda r: r.ready("nobody", now=3.0), UnknownIdError, "'nobody'"),

@@ -125,6 +125,32 @@ def test_timers_sharing_a_creation_number_both_fire(Router):
     assert twin.agent_state("B") == "ready" and twin.next_due is None
 
 
+def test_a_preferred_turn_round_trips_and_an_impossible_one_is_refused(Router):
+    """Neither router keeps a caller's preferred wait: a snapshot writes the end of the turn and,
+    as the wait, that end − arrival. A turn ending before the arrival, or repeats beyond
+    MAX_REPEATS, cannot have been made by arrive: refused (the wait written would not restore)."""
+    from ccroute import snapshot
+    from ccroute.types import MAX_REPEATS
+
+    config, r = small_centre(Router)
+    r.add_agent("fav", "shanghai", {"card": 1})
+    r.not_ready("fav", 2.5)
+    r.arrive("loyal", "card", 3.0, preferred_agent="fav", preferred_wait=0.7, repeats=MAX_REPEATS)
+    r.arrive("unheld", "card", 3.0, preferred_agent="a1", preferred_wait=0.0)
+    state = snapshot.decode(r.snapshot())
+    loyal, unheld = (c for c in state.calls if c.id in ("loyal", "unheld"))
+    assert loyal.preferred_until == 3.0 + 0.7 and loyal.preferred_wait == loyal.preferred_until - 3.0
+    assert unheld.preferred_until is None and unheld.preferred_wait == 0.0
+    twin = type(r).restore(config, r.snapshot())
+    assert twin.snapshot() == r.snapshot() and twin.next_due == 3.7
+    for damage in ({"preferred_until": 2.0}, {"repeats": MAX_REPEATS + 1}):
+        bad = snapshot.decode(r.snapshot())
+        for name, value in damage.items():
+            setattr(next(c for c in bad.calls if c.id == "loyal"), name, value)
+        with pytest.raises(RestoreError):
+            type(r).restore(config, snapshot.encode(bad))
+
+
 @pytest.mark.parametrize("damage, reason", [
     (lambda b: b"", "empty"),
     (lambda b: b[:10], "not a ccroute snapshot"),

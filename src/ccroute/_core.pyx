@@ -311,7 +311,7 @@ cdef inline int64_t _repeats(object value) except -1:
             return n
     elif not isinstance(value, bool) and isinstance(value, int) and 0 <= value <= MAX_REPEATS:
         return value
-    raise InvalidArgumentError(f"repeats must be an integer >= 0, got {shown(value)}")
+    raise InvalidArgumentError(f"repeats must be an integer 0–{MAX_REPEATS}, got {shown(value)}")
 
 
 cdef inline object _given(PyObject* value, object default):

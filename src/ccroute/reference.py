@@ -653,7 +653,9 @@ class ReferenceRouter:
         for c in sorted(state.calls, key=lambda c: c.order):
             assert c.id not in self._calls and c.order < state.calls_created, "a call twice"
             assert 0 <= c.plan < len(plans) and -1 <= c.region < len(regions), "unknown plan or region"
-            assert c.repeats >= 0 and c.arrival <= state.now and -1 <= c.preferred_agent < len(agents), "bad call"
+            assert c.preferred_until is None or (c.arrival <= c.preferred_until
+                                                 and math.isfinite(c.preferred_until - c.arrival)), "bad preferred turn"
+            assert 0 <= c.repeats <= MAX_REPEATS and c.arrival <= state.now and -1 <= c.preferred_agent < len(agents), "bad call"
             plan = plans[c.plan]
             assert PREFERRED <= c.step < len(plan.steps) and (c.step != PREFERRED or c.preferred_until is not None)
             if c.language >= 0:
@@ -890,7 +892,7 @@ class ReferenceRouter:
             raise UnknownIdError(f"unknown preferred agent {shown(preferred_agent)}")
         value, priority = _check_number("value", value), _check_number("priority", priority)
         if isinstance(repeats, bool) or not isinstance(repeats, int) or not 0 <= repeats <= MAX_REPEATS:
-            raise InvalidArgumentError(f"repeats must be an integer >= 0, got {shown(repeats)}")
+            raise InvalidArgumentError(f"repeats must be an integer 0–{MAX_REPEATS}, got {shown(repeats)}")
         return value, priority
 
     def _check_skill(self, skill: Any) -> None:

@@ -27,6 +27,9 @@ payload  bytes config tag (:func:`config_fingerprint`) | f64 now | u64 calls cre
              | i32 step (−1: waiting for the preferred agent) | u32 agent | u64 timer | f64 due
          u32 n, n × u32 free call handle (the native core's, reused last first)
 
+A call's preferred wait is written as its preferred until − arrival (0 without a preferred
+turn): neither router keeps the wait itself, and restore reads the preferred until.
+
 Version 1 is version 2 without the site tallies; it is still read, its site tallies restored as
 zero (they count from the restore on).
 

@@ -24,8 +24,11 @@ AGENT_STATES = ("offline", "ready", "reserved", "busy", "wrapup", "not_ready", "
 CALL_STATES = ("waiting", "offered", "connected")
 MAX_TIER = 2**31 - 1
 """Distance tiers are small integers; the core keeps them (and step limits) as 32-bit ints."""
-MAX_REPEATS = 2**63 - 1
-"""A caller's repeat count: the core (and a snapshot) keeps it as a 64-bit int."""
+MAX_REPEATS = 2**32 - 1
+"""A caller's repeat count: the core keeps it as a 32-bit unsigned int (a snapshot and the
+journal as a 64-bit int)."""
+MAX_STEPS = 2**15 - 1
+"""Steps of a plan: the core keeps a call's step as a 16-bit int."""
 
 
 class Offer(NamedTuple):
@@ -357,6 +360,8 @@ class Plan:
         steps = _items(f"plan {self.name!r} steps", self.steps)
         if not steps or not all(isinstance(s, Step) for s in steps):
             raise ConfigError(f"plan {self.name!r} needs a non-empty list of Step, got {self.steps!r}")
+        if len(steps) > MAX_STEPS:
+            raise ConfigError(f"plan {self.name!r}: at most {MAX_STEPS} steps, got {len(steps)}")
         if steps[0].after != 0.0:
             raise ConfigError(f"plan {self.name!r}: the first step must start after 0 s, got {steps[0].after!r}")
         for before, step in zip(steps, steps[1:]):

@@ -198,10 +198,27 @@ static void bad_input_changes_nothing() {
   CallSpec nan_value = card_call();
   nan_value.value = 0.0 / 0.0;
   CHECK(throws(ErrorKind::InvalidArgument, [&] { r.arrive(nan_value, 7.0, out); }));
+  // A call's record keeps its repeats in 32 bits: one more is refused, by its value, not cut.
+  CallSpec many_repeats = card_call();
+  many_repeats.repeats = kMaxRepeats + 1;
+  try {
+    r.check_call(many_repeats);
+    CHECK(false);
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::InvalidArgument && std::string(e.what()).find("4294967296") != std::string::npos);
+  }
+  many_repeats.repeats = kMaxRepeats;
+  r.check_call(many_repeats);
   CHECK(r.n_agents() == 1 && r.call_state(c) == CallState::Offered && r.agent_state(a) == AgentState::Reserved);
   Config broken = bank();
   broken.plans[0].steps[1].after = 0.0;
   CHECK(throws(ErrorKind::Config, [&] { Router bad(broken); }));
+  Config long_plan = bank();  // a call's step is kept in 16 bits
+  long_plan.plans[1].steps.resize(kMaxSteps + 1);
+  for (int i = 0; i <= kMaxSteps; ++i) long_plan.plans[1].steps[i].after = i;
+  CHECK(throws(ErrorKind::Config, [&] { Router bad(long_plan); }));
+  long_plan.plans[1].steps.pop_back();
+  Router longest(long_plan);
   r.check_invariants();
 }
 
@@ -254,14 +271,15 @@ static void memory_use_follows_the_state() {
 }
 
 // Timers fire in (due, creation) order whatever lane they were given: a push that would
-// unsort its lane (an earlier due than the lane's last) goes to the heap instead.
+// unsort its lane (an earlier due than the lane's last) goes to the heap instead. Enough of
+// them that each lane fills, empties and reuses several of its blocks; for_each sees each held.
 static void timers_pop_in_due_then_creation_order() {
   std::mt19937_64 rng(7);
   Timers timers;
   timers.reset(5);
   std::vector<Timer> pushed;
   double now = 0.0;
-  for (std::uint64_t seq = 1; seq <= 2000; ++seq) {
+  for (std::uint64_t seq = 1; seq <= 10000; ++seq) {
     now += static_cast<double>(rng() % 3);  // repeated due times test the tie on creation
     const int lane = static_cast<int>(rng() % 6) - 1;  // kNoLane or one of the 5 lanes
     const double due = rng() % 4 == 0 ? now - static_cast<double>(rng() % 50) : now + static_cast<double>(lane + 1) * 10;
@@ -276,6 +294,12 @@ static void timers_pop_in_due_then_creation_order() {
     }
   }
   CHECK(timers.size() == pushed.size());
+  std::vector<std::uint64_t> held, expected_held;
+  timers.for_each([&](const Timer& t) { held.push_back(t.seq); });
+  for (const Timer& t : pushed) expected_held.push_back(t.seq);
+  std::sort(held.begin(), held.end());
+  std::sort(expected_held.begin(), expected_held.end());
+  CHECK(held == expected_held);
   std::sort(pushed.begin(), pushed.end());
   for (const Timer& expected : pushed) {
     CHECK(!timers.empty() && timers.top().seq == expected.seq && timers.top().due == expected.due);
