@@ -17,10 +17,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from ccroute import Config, Offer, Plan, RestoreError, Step
+from ccroute import Config, Offer, Plan, RestoreError, RoutingError, Step
 from ccroute.reference import ReferenceRouter
 from ccroute.snapshot import decode_id, encode_id
-from test_equivalence import continue_alike, draw_centre, observe
+from test_equivalence import SKILLS, continue_alike, draw_centre, observe
 
 
 
@@ -62,6 +62,34 @@ def small_centre(Router):
     r.arrive("c1", "card", 1.0, region="guangdong", language="lang:yue")
     r.arrive(7, "card", 2.0)
     return config, r
+
+
+def test_a_removed_agent_keeps_a_skill_a_reconfiguration_stopped_listing(router_pair, tmp_path):
+    """A reconfiguration checks the skills of the agents in the router only, so a removed agent
+    may hold one the new configuration does not list: its snapshot restores, and so does its
+    journal recovered from that snapshot (once refused by the reference: unknown skill 'typo')."""
+    before, after = router_pair
+    listing = Config(sites=["shanghai"], plans=[Plan("card", steps=[Step(require={"card": 1})])],
+                     skills=SKILLS)
+    unlisted = Config(sites=listing.sites, plans=listing.plans)
+    path = str(tmp_path / "router.journal")
+    r = before(unlisted, journal=path)
+    r.add_agent("a0", "shanghai", {"card": 2})
+    r.add_agent("a1", "shanghai", {"typo": 3, "card": 4})
+    r.remove_agent("a1", 1.0)
+    r.reconfigure(listing, 2.0)
+    blob = r.snapshot()
+    r.ready("a0", 3.0)
+    r.arrive("c1", "card", 4.0)
+    r.stop_journal()
+    for twin in (after.restore(listing, blob), after.recover(listing, path, snapshot=blob)):
+        twin.stop_journal()
+        assert after.restore(listing, twin.snapshot()).snapshot() == twin.snapshot()
+        if twin.events == 4:  # the snapshot alone: the journal's last two events still to come
+            assert twin.ready("a0", 3.0) == [] and twin.arrive("c1", "card", 4.0) == [Offer("c1", "a0", 4.0)]
+        assert observe(twin, 4.0) == observe(r, 4.0)
+        with pytest.raises(RoutingError, match="typo"):  # and the skill is still not one to give
+            twin.add_agent("a2", "shanghai", {"typo": 1})
 
 
 def test_a_version_1_snapshot_still_restores_its_site_tallies_counting_from_zero(Router):

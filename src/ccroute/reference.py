@@ -641,9 +641,14 @@ class ReferenceRouter:
         assert len(state.tallies) == len(self.config.plans), "another number of plans"
         regions, plans = list(self.config.regions), self.config.plans
         for a in state.agents:
-            self.add_agent(a.id, self.config.sites[a.site], {state.skills[s]: level for s, level in a.levels}, a.wrapup)
+            skills, removed = {state.skills[s]: level for s, level in a.levels}, a.state == "removed"
+            # A reconfiguration checks the skills of the agents in the router only: a removed
+            # agent may hold one the configuration no longer lists, and keeps it.
+            self.add_agent(a.id, self.config.sites[a.site], {} if removed else skills, a.wrapup)
             agent = self._all_agents[-1]
-            if a.state == "removed":
+            if removed:
+                self._check_skills(skills, listed=False)
+                agent.skills = skills
                 del self._agents[a.id]
             agent.state, agent.ready_since, agent.since = a.state, a.ready_since, a.since
             agent.reason = a.reason if a.state == "not_ready" else None
@@ -895,10 +900,11 @@ class ReferenceRouter:
             raise InvalidArgumentError(f"repeats must be an integer 0–{MAX_REPEATS}, got {shown(repeats)}")
         return value, priority
 
-    def _check_skill(self, skill: Any) -> None:
+    def _check_skill(self, skill: Any, listed: bool = True) -> None:
+        """Refuses a bad skill name, or one the configuration does not list (unless not ``listed``)."""
         if not isinstance(skill, str) or not skill:
             raise InvalidArgumentError(f"skill names must be non-empty strings, got {shown(skill)}")
-        if self.config.skills is not None and skill not in self.config.skills:
+        if listed and self.config.skills is not None and skill not in self.config.skills:
             raise UnknownIdError(f"unknown skill {shown(skill)}")
         self._skill_number(skill)  # a name the router knows from now on (as the native core does)
 
@@ -906,11 +912,11 @@ class ReferenceRouter:
         if site not in self.config.sites:
             raise UnknownIdError(f"unknown site {shown(site)}")
 
-    def _check_skills(self, skills: Any) -> None:
+    def _check_skills(self, skills: Any, listed: bool = True) -> None:
         if not isinstance(skills, Mapping):
             raise InvalidArgumentError(f"skills must map skill names to levels, got {shown(skills)}")
         for skill in skills:  # names first, then levels: the order both routers check in
-            self._check_skill(skill)
+            self._check_skill(skill, listed)
         for skill, level in skills.items():
             if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= MAX_LEVEL:
                 raise InvalidArgumentError(f"level of skill {shown(skill)} must be an integer 1–10, got {shown(level)}")
