@@ -179,6 +179,21 @@ def test_a_preferred_turn_round_trips_and_an_impossible_one_is_refused(Router):
             type(r).restore(config, snapshot.encode(bad))
 
 
+def test_a_live_agent_with_a_skill_the_configuration_does_not_list_is_refused(Router):
+    """add_agent refuses a skill a closed list leaves out, so no honest snapshot holds one for a
+    live agent: a snapshot that does (made by hand) is refused by both routers alike."""
+    from ccroute import snapshot
+
+    config = Config(sites=["shanghai"], plans=[Plan("card", steps=[Step(require={"card": 1})])], skills=["card"])
+    r = Router(config)
+    r.add_agent("a1", "shanghai", {"card": 5})
+    state = snapshot.decode(r.snapshot())
+    state.skills.append("typo")
+    state.agents[0].levels.append((len(state.skills) - 1, 2))
+    with pytest.raises(RestoreError, match="typo"):
+        Router.restore(config, snapshot.encode(state))
+
+
 @pytest.mark.parametrize("damage, reason", [
     (lambda b: b"", "empty"),
     (lambda b: b[:10], "not a ccroute snapshot"),

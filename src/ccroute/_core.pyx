@@ -1027,6 +1027,11 @@ cdef class Router:
         with nogil:  # rebuilding the indexes is the core's work alone
             deref(self.core).restore(_view(data), keys)
         self._learn_ids(keys)
+        if self.config.skills is not None:  # the core does not know the list: what add_agent checks here
+            for skill in deref(self.core).skills_in_use():
+                if self.skill_names[skill] not in self.config.skills:
+                    raise RestoreError(f"snapshot: inconsistent state (skill {shown(self.skill_names[skill])} "
+                                       "is in use but not among the configuration's skills)")
 
     cdef vector[string] _call_keys(self):
         """The live calls' ids, encoded, by handle: what the core keeps in snapshots."""
