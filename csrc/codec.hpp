@@ -21,11 +21,7 @@ std::uint32_t crc32c_portable(const void* data, std::size_t size, std::uint32_t 
 
 class Writer {
  public:
-  // Appends to `out` as it goes.
-  explicit Writer(std::string& out) : out_(&out) {}
-  // Writes into [begin, end) (the journal's mapped file: no copy); should that not be
-  // enough, what was written moves to `spill` and the rest follows it there (spilled()).
-  Writer(char* begin, char* end, std::string& spill) : begin_(begin), p_(begin), end_(end), spill_(&spill) {}
+  explicit Writer(std::string& out) : out_(out) {}
   void u8(std::uint8_t x) { raw(&x, sizeof x); }
   void u16(std::uint16_t x) { raw(&x, sizeof x); }
   void u32(std::uint32_t x) { raw(&x, sizeof x); }
@@ -35,35 +31,14 @@ class Writer {
   void f64(double x) { raw(&x, sizeof x); }
   void bytes(std::string_view s) {
     u32(static_cast<std::uint32_t>(s.size()));
-    if (!s.empty()) raw(s.data(), s.size());  // an empty view's data() may be null: no memcpy of it
+    if (!s.empty()) out_.append(s.data(), s.size());  // an empty view's data() may be null
   }
-  bool spilled() const { return out_ == spill_; }
-  std::size_t written() const { return static_cast<std::size_t>(p_ - begin_); }  // into [begin, end)
 
  private:
   static_assert(sizeof(double) == 8, "IEEE doubles");
   // Little-endian hosts only (x86-64, AArch64): the bytes in memory are the format.
-  // Inline while the buffer has room (a fixed-size field is then a single store).
-  void raw(const void* p, std::size_t n) {
-    if (!out_ && n <= static_cast<std::size_t>(end_ - p_)) {
-      std::memcpy(p_, p, n);
-      p_ += n;
-    } else {
-      append(p, n);
-    }
-  }
-  void append(const void* p, std::size_t n) {
-    if (!out_) {  // the buffer is full: on into the spill string
-      spill_->assign(begin_, written());
-      out_ = spill_;
-    }
-    out_->append(static_cast<const char*>(p), n);
-  }
-  char* begin_ = nullptr;
-  char* p_ = nullptr;
-  char* end_ = nullptr;
-  std::string* out_ = nullptr;
-  std::string* spill_ = nullptr;
+  void raw(const void* p, std::size_t n) { out_.append(static_cast<const char*>(p), n); }
+  std::string& out_;
 };
 
 // Reads what a Writer wrote; any read past the end, or a field out of its domain, throws

@@ -48,7 +48,7 @@ enum class JournalOp : std::uint8_t {
 // bytes stay free after it, and a record writes at most kSlack bytes of fixed-size fields
 // between two checks (asserted in debug builds). So a record costs a comparison per string,
 // not one per field. Little-endian hosts only (x86-64, AArch64): the bytes in memory are
-// the format, as in codec::Writer.
+// the format, as in codec::Writer (which appends to a string: snapshots, the journal header).
 class RecordWriter {
  public:
   static constexpr std::size_t kSlack = 256;
