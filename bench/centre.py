@@ -341,3 +341,37 @@ def stream(n: int, prefix: str, seed: int) -> Iterator[tuple[str, CallSpec]]:
     """``n`` fresh calls with ids ``{prefix}{i}``."""
     for i, c in enumerate(calls(n, seed)):
         yield f"{prefix}{i:06d}", c
+
+
+# ------------------------------------------------------- rounds of decisions, undone
+
+CallRow = tuple[str, str, str, str, float, int]  # id, plan, region, language, value, repeats
+
+
+def call_rows(prefix: str, specs: Sequence[CallSpec]) -> list[CallRow]:
+    """The calls of a round as arrive's arguments, with ids ``{prefix}{i}``."""
+    return [(f"{prefix}{i:06d}", c.plan, c.region, c.language, c.value, c.repeats) for i, c in enumerate(specs)]
+
+
+def undo_arrivals(router: Any, rows: Sequence[CallRow], results: Sequence[list], t: float) -> None:
+    """Undoes a round of ``arrive``: a call that waits is abandoned, an offered one accepted and
+    hung up (no wrap-up: its agent is ready again, and no waiting call is offered to it)."""
+    for row, offers in zip(rows, results):
+        if not offers:
+            router.abandon(row[0], t)
+    for row, offers in zip(rows, results):
+        if offers:
+            router.accept(row[0], offers[0].agent_id, t)
+            assert router.hangup(row[0], t) == []
+
+
+def undo_readies(router: Any, agent_ids: Sequence[str], results: Sequence[list], t: float) -> None:
+    """Undoes a round of ``ready``: each offer is rejected, which puts its call back in its place
+    and its agent in not-ready; agents that found no call go not-ready first, or a rejected
+    call would go to them."""
+    for agent_id, offers in zip(agent_ids, results):
+        if not offers:
+            router.not_ready(agent_id, t, reason="busy")
+    for offers in results:
+        if offers:
+            router.reject(offers[0].call_id, offers[0].agent_id, t)

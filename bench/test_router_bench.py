@@ -35,13 +35,6 @@ MAIN_CALLS = 10_000
 SPAN = 60.0  # the waiting calls arrived evenly over the last minute
 ESCALATIONS = tuple(step.after for step in bank.config().plans[0].steps[1:])  # 15 s, 40 s
 
-_CallRow = tuple[str, str, str, str, float, int]  # id, plan, region, language, value, repeats
-
-
-def _rows(prefix: str, specs: list[bank.CallSpec]) -> list[_CallRow]:
-    return [(f"{prefix}{i:06d}", c.plan, c.region, c.language, c.value, c.repeats) for i, c in enumerate(specs)]
-
-
 def _info(benchmark: Any, impl: Impl, op: str, size_kind: str, size: int, ops: int, **extra: Any) -> None:
     benchmark.extra_info.update(op=op, impl=impl.name, size_kind=size_kind, size=size, ops=ops, **extra)
 
@@ -62,7 +55,7 @@ def run_arrive_match(benchmark: Any, impl: Impl, states: StateCache, n_agents: i
     pool = bank.first_step_pool(c.agents)
     specs = [s for s in bank.calls(20 * k, seed=bank.SEED + 7) if pool(s) >= need][:k]
     assert len(specs) == k, "not enough matchable calls in the mix"
-    rows = _rows("m", specs)
+    rows = bank.call_rows("m", specs)
     arrive = router.arrive
     last: list[list[Any]] = []
     matched: list[float] = []
@@ -70,16 +63,9 @@ def run_arrive_match(benchmark: Any, impl: Impl, states: StateCache, n_agents: i
     def restore() -> None:
         if not last:
             return
-        t = c.now
         results = last.pop()
         matched.append(sum(1 for r in results if r) / len(results))
-        for row, offers in zip(rows, results):
-            if not offers:
-                router.abandon(row[0], t)
-        for row, offers in zip(rows, results):
-            if offers:
-                router.accept(row[0], offers[0].agent_id, t)
-                assert router.hangup(row[0], t) == []
+        bank.undo_arrivals(router, rows, results, c.now)
 
     def setup() -> tuple[tuple, dict]:
         restore()
@@ -108,7 +94,7 @@ def run_arrive_enqueue(benchmark: Any, impl: Impl, states: StateCache, n_calls: 
     """
     c = _call_surplus(impl, states, n_calls)
     router = c.router
-    rows = _rows("q", bank.calls(k, seed=bank.SEED + 11))
+    rows = bank.call_rows("q", bank.calls(k, seed=bank.SEED + 11))
     arrive, t = router.arrive, c.now
     last: list[list[Any]] = []
     enqueued: list[float] = []
@@ -150,13 +136,7 @@ def run_ready_pick(benchmark: Any, impl: Impl, states: StateCache, n_calls: int,
         if last:
             results = last.pop()
             picked.append(sum(1 for r in results if r) / len(results))
-            # Agents that found no call go not-ready first, or a rejected call would go to them.
-            for agent_id, offers in zip(sample, results):
-                if not offers:
-                    router.not_ready(agent_id, t, reason="busy")
-            for offers in results:
-                if offers:
-                    router.reject(offers[0].call_id, offers[0].agent_id, t)
+            bank.undo_readies(router, sample, results, t)
 
     def setup() -> None:
         restore()

@@ -50,17 +50,9 @@ def _rounds(scenario: str):
     if scenario == "ready_pick":
         sample = [a.id for a in random.Random(bank.SEED + 13).sample(c.agents, K)]
         ready = router.ready
-
-        def restore(results):
-            for agent_id, offers in zip(sample, results):
-                if not offers:
-                    router.not_ready(agent_id, t, reason="busy")
-            for offers in results:
-                if offers:
-                    router.reject(offers[0].call_id, offers[0].agent_id, t)
-
-        return (lambda: [ready(agent_id, t) for agent_id in sample]), restore
-    rows = [(f"{prefix}{i:06d}", s.plan, s.region, s.language, s.value, s.repeats) for i, s in enumerate(specs)]
+        return (lambda: [ready(agent_id, t) for agent_id in sample]), (
+            lambda results: bank.undo_readies(router, sample, results, t))
+    rows = bank.call_rows(prefix, specs)
     arrive = router.arrive
     clock = [t]  # offered at once: each round a second later, as the benchmark's
 
@@ -71,17 +63,7 @@ def _rounds(scenario: str):
         return [arrive(cid, plan=plan, now=t, region=region, language=language, value=value, repeats=repeats)
                 for cid, plan, region, language, value, repeats in rows]
 
-    def restore(results):
-        t = clock[0]
-        for row, offers in zip(rows, results):
-            if not offers:
-                router.abandon(row[0], t)
-        for row, offers in zip(rows, results):
-            if offers:
-                router.accept(row[0], offers[0].agent_id, t)
-                router.hangup(row[0], t)
-
-    return run, restore
+    return run, (lambda results: bank.undo_arrivals(router, rows, results, clock[0]))
 
 
 def child(scenario: str) -> None:
@@ -107,7 +89,7 @@ def count(scenario: str, functions: int) -> float:
                        env=env, check=True, capture_output=True)
         total = int(re.search(r"^(?:totals|summary): (\d+)", out.read_text(), re.MULTILINE).group(1))
         if functions:
-            report = subprocess.run(["callgrind_annotate", "--inclusive=yes", f"--threshold=99", str(out)],
+            report = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=99", str(out)],
                                     capture_output=True, text=True, check=True).stdout
             print(report[:200 * functions])
         return total / K
