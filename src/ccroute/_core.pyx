@@ -806,11 +806,9 @@ cdef class Router:
         """
         if not isinstance(config, Config):
             raise InvalidArgumentError(f"reconfigure needs a ccroute.Config, got {shown(config)}")
-        if config.skills is not None:
-            for skill in deref(self.core).skills_in_use():
-                if self.skill_names[skill] not in config.skills:
-                    raise ConfigError(f"skill {shown(self.skill_names[skill])} is in use: "
-                                      "the new configuration's skills must list it")
+        unlisted = self._unlisted_skill_in_use(config)
+        if unlisted is not None:
+            raise ConfigError(f"skill {shown(unlisted)} is in use: the new configuration's skills must list it")
         skill_refs = {name: ref for ref, name in enumerate(self.skill_names)}
         for name in skill_numbering(config):
             skill_refs.setdefault(name, len(skill_refs))
@@ -838,6 +836,15 @@ cdef class Router:
         self.skill_names = list(skill_refs)
         self._allow_skills()
         deref(self.core).set_config_tag(config_fingerprint(config))
+
+    cdef object _unlisted_skill_in_use(self, config):
+        """A skill an agent (not removed) holds or a live call speaks that ``config``'s closed list
+        of skills leaves out, or None."""
+        if config.skills is not None:
+            for skill in deref(self.core).skills_in_use():
+                if self.skill_names[skill] not in config.skills:
+                    return self.skill_names[skill]
+        return None
 
     cdef _allow_skills(self):
         """The names a skill may be given now: all the core knows, or those the configuration lists."""
@@ -1027,11 +1034,10 @@ cdef class Router:
         with nogil:  # rebuilding the indexes is the core's work alone
             deref(self.core).restore(_view(data), keys)
         self._learn_ids(keys)
-        if self.config.skills is not None:  # the core does not know the list: what add_agent checks here
-            for skill in deref(self.core).skills_in_use():
-                if self.skill_names[skill] not in self.config.skills:
-                    raise RestoreError(f"snapshot: inconsistent state (skill {shown(self.skill_names[skill])} "
-                                       "is in use but not among the configuration's skills)")
+        unlisted = self._unlisted_skill_in_use(self.config)  # the core does not know the list: add_agent checks it here
+        if unlisted is not None:
+            raise RestoreError(f"snapshot: inconsistent state (skill {shown(unlisted)} "
+                               "is in use but not among the configuration's skills)")
 
     cdef vector[string] _call_keys(self):
         """The live calls' ids, encoded, by handle: what the core keeps in snapshots."""
@@ -1198,9 +1204,6 @@ cdef class _Column:
             view.strides = self.itemsize
         view.suboffsets = NULL
         view.internal = NULL
-
-    def __releasebuffer__(self, Py_buffer* view):
-        pass
 
 
 cdef object _column(_SimResult owner, void* data, size_t n, Py_ssize_t itemsize, const char* format, object dtype):
