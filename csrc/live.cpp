@@ -203,7 +203,7 @@ void Router::reconfigure(Config config, const std::vector<int>& plans, const std
       call.phase = static_cast<std::int16_t>(std::min<int>(call.phase, last_step));  // an offered call keeps its step while it rings
     }
   }
-  rebuild_timers();  // the lanes are laid out by plan and step
+  rebuild_timers();  // the lanes are laid out for the new plans' steps
   // Rule 1's order: the most urgent call first takes the agent that fits it best.
   std::sort(waiting.begin(), waiting.end(), [&](CallRef a, CallRef b) {
     const Call& x = calls_[a];

@@ -486,12 +486,36 @@ std::uint64_t Router::start_timer(double due, bool for_agent, std::uint32_t ref,
   return seq;
 }
 
+// Timer lanes by delay class, so that lanes are few (every timer fired climbs the timers'
+// tournament tree, as deep as log2 of the lanes) and a lane's pushes come in the order they
+// fall due (timers.hpp). The timer of a call reaching step s (s > 0) is pushed when it enters
+// step s - 1, at arrival + after[s - 1], and falls due at arrival + after[s]: for calls of any
+// plans whose steps share that pair of delays, pushes come in arrival order and fall due in
+// arrival order, so one lane serves them all. Ends of wrap-up share a lane when their plans'
+// wrap-up times are equal. (A timer out of its lane's order goes to the heap: a lane is for
+// speed only, the order is (due, creation) whatever the lane.)
 void Router::lay_out_steps() {
   first_step_.clear();
   steps_.clear();
+  wrapup_lanes_.clear();
+  n_lanes_ = 1;  // offer time-outs
+  std::map<double, int> wrapup_class;
+  std::map<std::pair<double, double>, int> step_class;
+  for (const PlanConfig& plan : config_.plans) {
+    wrapup_lanes_.push_back(wrapup_class.try_emplace(plan.wrapup + 0.0, n_lanes_).first->second);
+    n_lanes_ = 1 + static_cast<int>(wrapup_class.size());
+  }
   for (const PlanConfig& plan : config_.plans) {
     first_step_.push_back(static_cast<int>(steps_.size()));
-    for (const StepConfig& step : plan.steps) steps_.push_back(StepInfo{step.after, step.language_level, step.max_distance});
+    for (std::size_t s = 0; s < plan.steps.size(); ++s) {
+      const StepConfig& step = plan.steps[s];
+      int lane = Timers::kNoLane;
+      if (s > 0) {
+        lane = step_class.try_emplace({plan.steps[s - 1].after, step.after}, n_lanes_).first->second;
+        n_lanes_ = 1 + static_cast<int>(wrapup_class.size() + step_class.size());
+      }
+      steps_.push_back(StepInfo{step.after, step.language_level, step.max_distance, lane});
+    }
   }
   tiers_.clear();
   tier_start_.assign(1, 0);
@@ -519,7 +543,6 @@ std::uint64_t Router::sites_within(int region, int max_distance) const {
 }
 
 void Router::rebuild_timers() {
-  const int lanes = 1 + static_cast<int>(config_.plans.size()) + static_cast<int>(steps_.size());  // offer time-outs, wrap-ups per plan, steps
   std::vector<std::pair<Timer, int>> pending;  // with the lane each would have been pushed to
   for (const Timer& timer : pending_timers()) {
     if (timer.for_agent) {
@@ -535,7 +558,7 @@ void Router::rebuild_timers() {
     pending.push_back({timer, lane});
   }
   std::sort(pending.begin(), pending.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  timers_.reset(static_cast<std::size_t>(lanes));
+  timers_.reset(static_cast<std::size_t>(n_lanes_));
   for (const auto& [timer, lane] : pending) timers_.push(timer, lane);
 }
 

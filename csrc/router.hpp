@@ -538,12 +538,12 @@ class Router {
   const Timer* live_timer_front() const;  // the earliest timer not cancelled (dropping those before it), or null
   [[noreturn]] void refuse_time(double now) const;
   std::uint64_t start_timer(double due, bool for_agent, std::uint32_t ref, int lane);
-  // Lanes of timers (timers.hpp) that are created in the order they fall due.
+  // Lanes of timers (timers.hpp) that are created in the order they fall due: offer time-outs;
+  // ends of wrap-up by the plan's wrap-up time; a call reaching a step by the step's delay
+  // class (see lay_out_steps). Laid out by lay_out_steps.
   int offer_lane() const { return 0; }
-  int wrapup_lane(int plan) const { return 1 + plan; }
-  int step_lane(int plan, int step) const {  // a call reaching `step`
-    return 1 + static_cast<int>(config_.plans.size()) + step_index(plan, step);
-  }
+  int wrapup_lane(int plan) const { return wrapup_lanes_[plan]; }
+  int step_lane(int plan, int step) const { return steps_[step_index(plan, step)].lane; }  // a call reaching `step`
   int step_index(int plan, int step) const { return first_step_[plan] + step; }
   // The dense tables below, from the configuration.
   void lay_out_steps();
@@ -610,9 +610,12 @@ class Router {
   struct StepInfo {
     double after;
     int language_level, max_distance;
+    int lane;  // of the timers of calls reaching this step (none for a first step)
   };
   std::vector<int> first_step_;  // per plan: step_index of its first step
   std::vector<StepInfo> steps_;
+  std::vector<int> wrapup_lanes_;  // per plan
+  int n_lanes_ = 1;
   // Per region, its distance tiers ascending, each with the sites at that distance or nearer:
   // tiers_[tier_start_[r] .. tier_start_[r + 1]).
   struct Tier {
