@@ -269,6 +269,7 @@ void Router::restore_state(std::string_view blob, std::vector<std::string>& call
   }
 
   std::unordered_set<std::uint64_t> orders;
+  std::vector<std::pair<std::uint64_t, double>> arrivals;  // (creation order, arrival) of each live call
   for (std::uint32_t i = 0, n = r.count(100); i < n; ++i) {
     const CallRef ref = r.u32();
     if (ref >= n + r.remaining() / 4) r.fail("a call handle out of range");  // beyond what a free list could hold
@@ -311,6 +312,7 @@ void Router::restore_state(std::string_view blob, std::vector<std::string>& call
     const int steps = static_cast<int>(config_.plans[s.plan].steps.size());
     if (phase < kPreferred || phase >= steps || (phase == kPreferred && (!has_until || s.preferred_agent == kNone)))
       r.fail("bad step");
+    arrivals.emplace_back(order, arrival);
     c = Call::of(s);
     c.live = true;
     c.order = order;
@@ -340,6 +342,10 @@ void Router::restore_state(std::string_view blob, std::vector<std::string>& call
   if (free_calls_.size() + orders.size() != calls_.size() ||
       std::unordered_set<CallRef>(free_calls_.begin(), free_calls_.end()).size() != free_calls_.size())
     r.fail("call handles do not add up");
+  // Calls arrive in creation order, which a queue's order relies on (Router::QueueEntry).
+  std::sort(arrivals.begin(), arrivals.end());
+  for (std::size_t i = 1; i < arrivals.size(); ++i)
+    if (arrivals[i].second < arrivals[i - 1].second) r.fail("a call arrived before one created earlier");
   if (!r.done()) r.fail("trailing bytes");
   // Nothing is lost (DESIGN.md §4.6): each plan's tallies account for its live calls.
   std::vector<std::int64_t> unanswered(tallies_.size(), 0);

@@ -179,6 +179,30 @@ def test_a_preferred_turn_round_trips_and_an_impossible_one_is_refused(Router):
             type(r).restore(config, snapshot.encode(bad))
 
 
+def test_calls_arriving_out_of_creation_order_are_refused(Router):
+    """Calls arrive at the router's time, which never goes back, and are numbered as they
+    arrive: no router makes a snapshot where a call arrived before one created earlier (the
+    core's queues rank calls of equal priority by creation alone, relying on it). One made by
+    hand is refused by both routers alike; equal arrivals are not out of order."""
+    from ccroute import snapshot
+
+    config = Config(sites=["shanghai"], plans=[Plan("card", steps=[Step(require={"card": 1})])], skills=["card"])
+    r = Router(config)
+    r.add_agent("a1", "shanghai", {"card": 5})
+    for i, now in enumerate((1.0, 2.0, 2.0)):
+        r.arrive(f"c{i}", "card", now)
+    r.advance(3.0)
+    state = snapshot.decode(r.snapshot())
+    assert [c.arrival for c in sorted(state.calls, key=lambda c: c.order)] == [1.0, 2.0, 2.0]
+    assert type(r).restore(config, snapshot.encode(state)).snapshot() == r.snapshot()
+    first = min(state.calls, key=lambda c: c.order)
+    first.arrival = 1.5  # still in order: restores
+    type(r).restore(config, snapshot.encode(state))
+    first.arrival = 2.5  # after the calls created after it, though before the snapshot's time
+    with pytest.raises(RestoreError):
+        type(r).restore(config, snapshot.encode(state))
+
+
 def test_a_live_agent_with_a_skill_the_configuration_does_not_list_is_refused(Router):
     """add_agent refuses a skill a closed list leaves out, so no honest snapshot holds one for a
     live agent: a snapshot that does (made by hand) is refused by both routers alike."""

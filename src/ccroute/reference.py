@@ -655,8 +655,11 @@ class ReferenceRouter:
             agent.timer = self._restored_timer(state, a.timer)
             assert (agent.timer is not None) <= (a.state == "wrapup"), "a timer on an agent not in wrap-up"
         agents = self._all_agents
+        last_arrival = -math.inf
         for c in sorted(state.calls, key=lambda c: c.order):
             assert c.id not in self._calls and c.order < state.calls_created, "a call twice"
+            assert c.arrival >= last_arrival, "a call arrived before one created earlier"  # as no router makes them
+            last_arrival = c.arrival
             assert 0 <= c.plan < len(plans) and -1 <= c.region < len(regions), "unknown plan or region"
             assert c.preferred_until is None or (c.arrival <= c.preferred_until
                                                  and math.isfinite(c.preferred_until - c.arrival)), "bad preferred turn"

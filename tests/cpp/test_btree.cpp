@@ -18,7 +18,7 @@ using namespace ccroute;
 
 namespace {
 
-// A key as big as the router's queue entries (32 bytes), ordered best first like them.
+// A key of 32 bytes (the router's queue entries are 24), ordered best first like them.
 struct Entry {
   double rank, arrival;
   std::uint64_t order;

@@ -235,9 +235,9 @@ static void memory_use_follows_the_state() {
   for (int i = 0; i < n; ++i) waiting.push_back(r.arrive(card_call(), 2.0, out));
   const MemoryUse full = r.memory_use();
   CHECK(out.empty());
-  // Each waiting call is a record and an entry of its queue (rank, arrival, order, standing).
+  // Each waiting call is a record and an entry of its queue (rank, creation order, handle).
   CHECK(full.calls >= empty.calls + (n - 1) * sizeof(CallSpec));
-  CHECK(full.queues >= empty.queues + n * 4 * sizeof(double));
+  CHECK(full.queues >= empty.queues + n * (2 * sizeof(std::uint64_t) + sizeof(CallRef)));
   // (other holds the node pool's spare room, which grows by whole chunks)
   CHECK(full.agents == empty.agents && full.profiles == empty.profiles);
   CHECK(full.timers == empty.timers);  // one-step plan: a waiting card call has no timer
