@@ -344,6 +344,7 @@ class BTreeSet {
   // taken in each.
   Leaf* leaf_for(const Key& key, Inner** path, int* branch) const {
     Node* node = root_;
+    prefetch(node);
     for (int level = 0; level < height_; ++level) {
       Inner* inner = static_cast<Inner*>(node);
       const int c = static_cast<int>(std::upper_bound(inner->keys, inner->keys + inner->count, key, less_) - inner->keys);
@@ -352,8 +353,17 @@ class BTreeSet {
         branch[level] = c;
       }
       node = inner->child[c];
+      prefetch(node);
     }
     return static_cast<Leaf*>(node);
+  }
+  // Asks for all of a node's cache lines at once. A search within a node reads a few of them,
+  // each address depending on the last comparison: out of cache (a large tree, a key at a
+  // random place) those would be misses one after the other; asked for together, they
+  // arrive about as fast as one.
+  static void prefetch(const Node* node) {
+    const char* bytes = reinterpret_cast<const char*>(node);
+    for (std::size_t line = 0; line < kNodeBytes; line += 64) __builtin_prefetch(bytes + line);
   }
 
   // After child branch[level] of path[level] split off `right` (whose keys are >= separator),
