@@ -93,7 +93,7 @@ MemoryUse Router::memory_use() const {
   use.timers = timers_.memory_bytes(heap_block);
 
   use.other = sizeof(Router) + config_bytes(config_) + vector_bytes(tallies_) + vector_bytes(site_tallies_) +
-              vector_bytes(skill_names_) + vector_bytes(first_step_) + vector_bytes(steps_) + vector_bytes(tiers_) +
+              vector_bytes(skill_names_) + vector_bytes(plans_) + vector_bytes(steps_) + vector_bytes(tiers_) +
               vector_bytes(tier_start_) +
               string_bytes(config_tag_) + string_bytes(config_document_) + string_bytes(record_) +
               vector_bytes(decisions_);

@@ -495,7 +495,7 @@ std::uint64_t Router::start_timer(double due, bool for_agent, std::uint32_t ref,
 // wrap-up times are equal. (A timer out of its lane's order goes to the heap: a lane is for
 // speed only, the order is (due, creation) whatever the lane.)
 void Router::lay_out_steps() {
-  first_step_.clear();
+  plans_.clear();
   steps_.clear();
   wrapup_lanes_.clear();
   n_lanes_ = 1;  // offer time-outs
@@ -506,7 +506,7 @@ void Router::lay_out_steps() {
     n_lanes_ = 1 + static_cast<int>(wrapup_class.size());
   }
   for (const PlanConfig& plan : config_.plans) {
-    first_step_.push_back(static_cast<int>(steps_.size()));
+    plans_.push_back(PlanInfo{plan.aging, static_cast<int>(steps_.size()), static_cast<int>(plan.steps.size())});
     for (std::size_t s = 0; s < plan.steps.size(); ++s) {
       const StepConfig& step = plan.steps[s];
       int lane = Timers::kNoLane;
@@ -551,7 +551,7 @@ void Router::rebuild_timers() {
     }
     const Call& call = calls_[timer.ref];
     const bool next_step = call.phase != kPreferred &&
-                           call.phase + 1 < static_cast<int>(config_.plans[call.plan].steps.size());
+                           call.phase + 1 < plans_[call.plan].n_steps;
     const int lane = call.state == CallState::Offered ? offer_lane()
                      : next_step                      ? step_lane(call.plan, call.phase + 1)
                                                       : Timers::kNoLane;  // a preferred-agent wait
@@ -745,8 +745,8 @@ void Router::release(CallRef ref) {
 
 int Router::phase_at(const Call& call, double t) const {
   if (t < call.preferred_until) return kPreferred;  // false when it has no preferred turn (-inf)
-  const int first = first_step_[call.plan];
-  const int n = static_cast<int>(config_.plans[call.plan].steps.size());
+  const int first = plans_[call.plan].first_step;
+  const int n = plans_[call.plan].n_steps;
   int phase = 0;
   for (int i = 1; i < n; ++i)
     if (call.arrival + steps_[first + i].after <= t) phase = i;
@@ -755,7 +755,7 @@ int Router::phase_at(const Call& call, double t) const {
 
 std::optional<double> Router::next_phase_start(const Call& call) const {
   if (call.phase == kPreferred) return call.preferred_until;  // it has one, or it would not be in that phase
-  if (call.phase + 1 < static_cast<int>(config_.plans[call.plan].steps.size()))
+  if (call.phase + 1 < plans_[call.plan].n_steps)
     return call.arrival + steps_[step_index(call.plan, call.phase + 1)].after;
   return std::nullopt;
 }
@@ -830,19 +830,19 @@ double Router::standing_priority(const Call& call) const {
 }
 
 double Router::priority(const Call& call, double t) const {
-  return aged(call.standing, config_.plans[call.plan].aging, call.arrival, t);
+  return aged(call.standing, plans_[call.plan].aging, call.arrival, t);
 }
 
 double Router::priority(const QueueEntry& entry, int queue, double t) const {
   const Call& call = calls_[entry.call];
-  return aged(call.standing, config_.plans[queues_[queue].key.plan].aging, call.arrival, t);
+  return aged(call.standing, plans_[queues_[queue].key.plan].aging, call.arrival, t);
 }
 
 // Within one queue every call shares the plan, so priority(t) differs from this rank by the
 // same aging·t for all of them: the queue can stay ordered by it. (Exactly so whenever the
 // arithmetic is exact; otherwise two calls within one rounding error may swap.)
 double Router::priority_rank(const Call& call) const {
-  return call.standing - config_.plans[call.plan].aging * call.arrival;
+  return call.standing - plans_[call.plan].aging * call.arrival;
 }
 
 ScoreTerms Router::score_terms(const Call& call, const Profile& profile, double ready_since, double t) const {

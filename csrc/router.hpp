@@ -548,7 +548,7 @@ class Router {
   int offer_lane() const { return 0; }
   int wrapup_lane(int plan) const { return wrapup_lanes_[plan]; }
   int step_lane(int plan, int step) const { return steps_[step_index(plan, step)].lane; }  // a call reaching `step`
-  int step_index(int plan, int step) const { return first_step_[plan] + step; }
+  int step_index(int plan, int step) const { return plans_[plan].first_step + step; }
   // The dense tables below, from the configuration.
   void lay_out_steps();
   // Sites within `max_distance` of `region` (kNone: any site).
@@ -609,14 +609,19 @@ class Router {
   std::vector<QueueHead> heads_;  // per queue
   std::map<std::pair<int, std::vector<std::uint8_t>>, int> profile_index_;
   mutable Timers timers_;
-  // What the rules read of a plan step on every escalation, by step_index: dense, unlike the
-  // StepConfigs with their vectors.
+  // What the rules read of a plan and a plan step on every escalation (steps by step_index):
+  // dense, unlike the PlanConfigs and StepConfigs with their names and vectors.
   struct StepInfo {
     double after;
     int language_level, max_distance;
     int lane;  // of the timers of calls reaching this step (none for a first step)
   };
-  std::vector<int> first_step_;  // per plan: step_index of its first step
+  struct PlanInfo {
+    double aging;
+    int first_step;  // step_index of its first step
+    int n_steps;
+  };
+  std::vector<PlanInfo> plans_;
   std::vector<StepInfo> steps_;
   std::vector<int> wrapup_lanes_;  // per plan
   int n_lanes_ = 1;
