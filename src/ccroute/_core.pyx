@@ -21,7 +21,7 @@ from libcpp.string cimport string
 from libcpp.string_view cimport string_view
 from cpython.buffer cimport PyBUF_FORMAT, PyBUF_ND, PyBUF_STRIDES
 from cpython.exc cimport PyErr_Clear, PyErr_ExceptionMatches, PyErr_Occurred
-from cpython.list cimport PyList_New
+from cpython.list cimport PyList_GET_SIZE, PyList_New
 from cpython.float cimport PyFloat_AS_DOUBLE
 from cpython.long cimport PyLong_AsLongLongAndOverflow
 from cpython.ref cimport PyObject
@@ -78,6 +78,12 @@ cdef extern from *:
         return !PyUnicode_CheckExact(id) && !PyLong_CheckExact(id) && PyObject_GC_IsTracked(id);
     }
 
+    // list[i] = item, for an i in range.
+    static inline void ccroute_list_replace(PyObject* list, Py_ssize_t i, PyObject* item) {
+        Py_INCREF(item);
+        Py_SETREF(PyList_GET_ITEM(list, i), item);
+    }
+
     // list[i] = type(call_id, agent_id, time), an Offer (a NamedTuple) built in place: what
     // tuple.__new__ allocates, without a Python call nor the zeroing of items set at once,
     // and untracked by the garbage collector unless an id is tracked (the collector would
@@ -100,6 +106,7 @@ cdef extern from *:
     int _put_offer "ccroute_put_offer"(list offers, Py_ssize_t i, object type, PyObject* call_id,
                                        PyObject* agent_id, object time) except -1
     PyObject* _list_item "PyList_GET_ITEM"(list items, Py_ssize_t i)  # borrowed
+    void _list_replace "ccroute_list_replace"(list items, Py_ssize_t i, object item)
     PyObject* _dict_get "PyDict_GetItemWithError"(object d, object key)  # borrowed; NULL: absent or error
     PyObject* _dict_setdefault "PyDict_SetDefault"(object d, object key, object default) except NULL  # borrowed
     Py_ssize_t PyDict_GET_SIZE(object d)
@@ -334,6 +341,20 @@ cdef extern from *:
 
 
 cdef object _Offer = PyOffer  # a C variable: read on every offer
+
+cdef list _handles = []  # int(h) for the handles h below _MAX_SHARED_HANDLE seen so far, made once
+cdef size_t _MAX_SHARED_HANDLE = 1 << 16
+
+
+cdef inline object _handle(CallRef ref):
+    """``int(ref)``, the id maps' value for a handle: for the first 65,536 handles, one object
+    every router shares (a new call's id is filed without allocating its int)."""
+    if ref < <size_t>PyList_GET_SIZE(_handles):
+        return <object>_list_item(_handles, ref)
+    if ref >= _MAX_SHARED_HANDLE:
+        return ref
+    _handles.extend(range(len(_handles), ref + 1))
+    return <object>_list_item(_handles, ref)
 
 
 cdef inline double _number(str what, object value) except? -1.0:
@@ -718,22 +739,24 @@ cdef class Router:
     # ----------------------------------------------------------------- calls
 
     @cython.final  # called directly, not through the class's table
-    cdef inline object _arrive(self, call_id, plan, now, region, language, value, priority, repeats, preferred_agent,
-                        preferred_wait):
-        """Router.arrive (installed below with its own argument parser)."""
+    cdef object _arrive(self, PyObject** a):
+        """Router.arrive, installed below with its own argument parser, which passes the ten
+        arguments by position (defaults filled in)."""
+        cdef object call_id = <object>a[0], now = <object>a[2]
         cdef CallSpec spec
         _checked_id("call", call_id)
         # The id is filed under the handle the core will give the call, in one probe of the
         # map that also tells a duplicate (the map did not grow); refused, it is taken out again.
         cdef CallRef filed = deref(self.core).next_call_ref()
         cdef Py_ssize_t n_calls = PyDict_GET_SIZE(self.call_refs)
-        _dict_setdefault(self.call_refs, call_id, filed)
+        _dict_setdefault(self.call_refs, call_id, _handle(filed))
         if PyDict_GET_SIZE(self.call_refs) == n_calls:
             raise DuplicateIdError(f"call {shown(call_id)} is already in the router")
         cdef CallRef ref
         try:
-            self._caller(&spec, plan, region, language, value, priority, repeats, preferred_agent)
-            spec.preferred_wait = _number("preferred_wait", preferred_wait)
+            self._caller(&spec, <object>a[1], <object>a[3], <object>a[4], <object>a[5], <object>a[6], <object>a[7],
+                         <object>a[8])
+            spec.preferred_wait = _number("preferred_wait", <object>a[9])
             if deref(self.core).journaling():
                 self._encode_key(call_id)
             else:
@@ -744,10 +767,10 @@ cdef class Router:
             raise
         if ref != filed:  # not so today (no timer firing in arrive frees a call), but then the map follows
             self.call_refs[call_id] = ref
-        if ref == len(self.call_ids):
-            self.call_ids.append(call_id)
+        if ref < <size_t>PyList_GET_SIZE(self.call_ids):  # a handle used before: its slot holds None
+            _list_replace(self.call_ids, ref, call_id)
         else:
-            self.call_ids[ref] = call_id
+            self.call_ids.append(call_id)
         return self._take_offers(now)
 
     @cython.final  # called directly, not through the class's table
@@ -1211,8 +1234,7 @@ cdef class Router:
 
 
 cdef object _arrive(object router, PyObject** a):
-    return (<Router>router)._arrive(<object>a[0], <object>a[1], <object>a[2], <object>a[3], <object>a[4],
-                                    <object>a[5], <object>a[6], <object>a[7], <object>a[8], <object>a[9])
+    return (<Router>router)._arrive(a)
 
 
 cdef install_arrive():
