@@ -3,9 +3,11 @@ hand (for speed), so both routers must take every way of passing them alike."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
-from ccroute import Config, Offer, Plan, Step, UnknownIdError
+from ccroute import Config, DuplicateIdError, Offer, Plan, RoutingError, Step, UnknownIdError
 from test_rules import bank
 
 
@@ -122,3 +124,22 @@ def test_the_same_keywords_with_fewer_positional_arguments_are_checked_again(Rou
     with pytest.raises(TypeError, match="plan"):
         arrive("c2", "card")
     assert [c.call_id for c in r.calls()] == ["c1"]
+
+
+@pytest.mark.parametrize("bad", [
+    dict(plan="nope"), dict(region="nowhere"), dict(language=""), dict(preferred_agent="nobody"),
+    dict(value=math.nan), dict(priority="high"), dict(repeats=-1), dict(preferred_wait=math.inf),
+    dict(now=-1.0),  # before the router's last time: refused by the core itself
+])
+def test_an_arrival_refused_leaves_its_id_free(Router, bad):
+    """The native binding files a new call's id before the checks (one probe of its id map):
+    a refusal, by the binding or the core, takes it out again."""
+    r = centre(Router)
+    with pytest.raises(RoutingError):
+        r.arrive("c", **{"plan": "vip", "now": 1.0, **bad})
+    with pytest.raises(UnknownIdError):
+        r.call_state("c")
+    assert r.arrive("c", plan="vip", now=1.0) == [Offer("c", "a", 1.0)]
+    with pytest.raises(DuplicateIdError):
+        r.arrive("c", plan="card", now=1.0)
+    assert r.call_state("c") == "offered"

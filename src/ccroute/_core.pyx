@@ -753,7 +753,8 @@ cdef class Router:
         if PyDict_GET_SIZE(self.call_refs) == n_calls:
             raise DuplicateIdError(f"call {shown(call_id)} is already in the router")
         cdef CallRef ref
-        try:
+        cdef bint entered = False
+        try:  # (try/finally: no exception state saved on the way in, as try/except does)
             self._caller(&spec, <object>a[1], <object>a[3], <object>a[4], <object>a[5], <object>a[6], <object>a[7],
                          <object>a[8])
             spec.preferred_wait = _number("preferred_wait", <object>a[9])
@@ -762,9 +763,10 @@ cdef class Router:
             else:
                 self.key.clear()
             ref = deref(self.core).arrive(spec, _number("now", now), self.out, _view(self.key))
-        except BaseException:
-            del self.call_refs[call_id]
-            raise
+            entered = True
+        finally:
+            if not entered:
+                del self.call_refs[call_id]
         if ref != filed:  # not so today (no timer firing in arrive frees a call), but then the map follows
             self.call_refs[call_id] = ref
         if ref < <size_t>PyList_GET_SIZE(self.call_ids):  # a handle used before: its slot holds None
