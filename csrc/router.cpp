@@ -231,14 +231,11 @@ CallRef Router::arrive(const CallSpec& spec, double now, std::vector<Offer>& out
   check_call(spec);
   begin(now, out);
 
-  CallRef ref;
-  if (!free_calls_.empty()) {
-    ref = free_calls_.back();
-    free_calls_.pop_back();
-  } else {
-    ref = static_cast<CallRef>(calls_.size());
+  const CallRef ref = next_call_ref();
+  if (ref == calls_.size())
     calls_.emplace_back();
-  }
+  else
+    free_calls_.pop_back();
   Call& call = calls_[ref];
   call = Call::of(spec);
   call.live = true;

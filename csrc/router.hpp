@@ -242,6 +242,11 @@ class Router {
   // timers due by `now` fired, leaving their offers in `out`.
   // `key`: the embedder's id of the call, for the journal (the core does not keep it).
   CallRef arrive(const CallSpec& call, double now, std::vector<Offer>& out, std::string_view key = {});
+  // The handle the next arrive gives its call (the last one freed, else a new one): the
+  // binding files the call's id under it before the arrival, in one probe of its id map.
+  CallRef next_call_ref() const {
+    return free_calls_.empty() ? static_cast<CallRef>(calls_.size()) : free_calls_.back();
+  }
   void check_call(const CallSpec& call) const;  // what arrive refuses, before anything changes
   void ready(AgentRef agent, double now, std::vector<Offer>& out);
   void not_ready(AgentRef agent, double now, const std::string& reason, std::vector<Offer>& out);

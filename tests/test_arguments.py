@@ -3,9 +3,11 @@ hand (for speed), so both routers must take every way of passing them alike."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
-from ccroute import Config, Offer, Plan, Step, UnknownIdError
+from ccroute import Config, DuplicateIdError, Offer, Plan, RoutingError, Step, UnknownIdError
 from test_rules import bank
 
 
@@ -91,3 +93,53 @@ def test_a_skill_named_after_the_router_was_built_is_a_language_at_once(Router):
     r.add_agent("a", site="s", skills={"lang:fr": 6})
     r.ready("a", now=0.0)
     assert r.arrive("c", plan="p", now=1.0, language=_fresh("lang:fr")) == [Offer("c", "a", 1.0)]
+
+
+def test_a_call_site_passes_its_keywords_alike_every_time(Router):
+    """The native parser remembers a call site's keyword names once they proved valid: calls
+    from one site (one tuple of names) after the first route as the first did, with the
+    values of each call, and a site whose names do not fit is refused every time."""
+    r = centre(Router)
+    for i, (plan, repeats) in enumerate([("vip", 2), ("card", 0), ("vip", 1)]):
+        r.arrive(f"c{i}", plan=plan, now=1.0 + i, repeats=repeats)  # one site: the same names each time
+    assert [(c.call_id, c.plan, c.arrival) for c in r.calls(now=3.0)] == [
+        ("c0", "vip", 1.0), ("c1", "card", 2.0), ("c2", "vip", 3.0)]
+    assert [r.explain(f"c{i}", now=3.0).priority.repeats for i in (0, 2)] == [
+        2 * bank().plans[0].repeat_weight, 1 * bank().plans[0].repeat_weight]
+    for _ in range(2):
+        with pytest.raises(TypeError, match="colour"):
+            r.arrive("c9", plan="vip", now=4.0, colour="red")
+    assert len(r.calls()) == 3
+
+
+def test_the_same_keywords_with_fewer_positional_arguments_are_checked_again(Router):
+    r = centre(Router)
+
+    def arrive(*args):
+        return r.arrive(*args, plan="vip", now=1.0)  # one tuple of names, whatever the positional ones
+
+    assert arrive("c1") == [Offer("c1", "a", 1.0)]
+    with pytest.raises(TypeError, match="call_id"):
+        arrive()
+    with pytest.raises(TypeError, match="plan"):
+        arrive("c2", "card")
+    assert [c.call_id for c in r.calls()] == ["c1"]
+
+
+@pytest.mark.parametrize("bad", [
+    dict(plan="nope"), dict(region="nowhere"), dict(language=""), dict(preferred_agent="nobody"),
+    dict(value=math.nan), dict(priority="high"), dict(repeats=-1), dict(preferred_wait=math.inf),
+    dict(now=-1.0),  # before the router's last time: refused by the core itself
+])
+def test_an_arrival_refused_leaves_its_id_free(Router, bad):
+    """The native binding files a new call's id before the checks (one probe of its id map):
+    a refusal, by the binding or the core, takes it out again."""
+    r = centre(Router)
+    with pytest.raises(RoutingError):
+        r.arrive("c", **{"plan": "vip", "now": 1.0, **bad})
+    with pytest.raises(UnknownIdError):
+        r.call_state("c")
+    assert r.arrive("c", plan="vip", now=1.0) == [Offer("c", "a", 1.0)]
+    with pytest.raises(DuplicateIdError):
+        r.arrive("c", plan="card", now=1.0)
+    assert r.call_state("c") == "offered"

@@ -21,10 +21,10 @@ from libcpp.string cimport string
 from libcpp.string_view cimport string_view
 from cpython.buffer cimport PyBUF_FORMAT, PyBUF_ND, PyBUF_STRIDES
 from cpython.exc cimport PyErr_Clear, PyErr_ExceptionMatches, PyErr_Occurred
-from cpython.list cimport PyList_New, PyList_SET_ITEM
+from cpython.list cimport PyList_GET_SIZE, PyList_New
 from cpython.float cimport PyFloat_AS_DOUBLE
 from cpython.long cimport PyLong_AsLongLongAndOverflow
-from cpython.ref cimport Py_INCREF, PyObject
+from cpython.ref cimport PyObject
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize
 from libc.stdint cimport int8_t, int32_t, int64_t, uint64_t
 from libc.string cimport memcmp, memcpy
@@ -72,19 +72,44 @@ cdef object _make_tuple = tuple.__new__
 
 cdef extern from *:
     """
-    // A tuple of `type` (a tuple subclass with no instance dict, like a NamedTuple) with
-    // room for n items, untracked by the garbage collector and its items not yet set:
-    // what tuple.__new__ allocates, without a Python call nor the zeroing its caller
-    // would overwrite at once.
-    static inline PyObject* ccroute_alloc_tuple(PyObject* type, Py_ssize_t n) {
-        return (PyObject*)PyObject_GC_NewVar(PyTupleObject, (PyTypeObject*)type, n);
+    // An id of the caller's (a str or int, or a subclass) the garbage collector may track:
+    // never an exact str or int, which the type tells without a call.
+    static inline int ccroute_maybe_tracked(PyObject* id) {
+        return !PyUnicode_CheckExact(id) && !PyLong_CheckExact(id) && PyObject_GC_IsTracked(id);
+    }
+
+    // list[i] = item, for an i in range.
+    static inline void ccroute_list_replace(PyObject* list, Py_ssize_t i, PyObject* item) {
+        Py_INCREF(item);
+        Py_SETREF(PyList_GET_ITEM(list, i), item);
+    }
+
+    // list[i] = type(call_id, agent_id, time), an Offer (a NamedTuple) built in place: what
+    // tuple.__new__ allocates, without a Python call nor the zeroing of items set at once,
+    // and untracked by the garbage collector unless an id is tracked (the collector would
+    // untrack it on its first pass over it otherwise). 0, or -1 with an exception set.
+    static inline int ccroute_put_offer(PyObject* list, Py_ssize_t i, PyObject* type, PyObject* call_id,
+                                        PyObject* agent_id, PyObject* time) {
+        PyObject* offer = (PyObject*)PyObject_GC_NewVar(PyTupleObject, (PyTypeObject*)type, 3);
+        if (offer == NULL) return -1;
+        Py_INCREF(call_id);
+        Py_INCREF(agent_id);
+        Py_INCREF(time);
+        PyTuple_SET_ITEM(offer, 0, call_id);
+        PyTuple_SET_ITEM(offer, 1, agent_id);
+        PyTuple_SET_ITEM(offer, 2, time);
+        if (ccroute_maybe_tracked(call_id) || ccroute_maybe_tracked(agent_id)) PyObject_GC_Track(offer);
+        PyList_SET_ITEM(list, i, offer);
+        return 0;
     }
     """
-    object _alloc_tuple "ccroute_alloc_tuple"(object type, Py_ssize_t n)
-    void _tuple_set "PyTuple_SET_ITEM"(object tuple, Py_ssize_t i, PyObject* item)  # steals item
+    int _put_offer "ccroute_put_offer"(list offers, Py_ssize_t i, object type, PyObject* call_id,
+                                       PyObject* agent_id, object time) except -1
+    PyObject* _list_item "PyList_GET_ITEM"(list items, Py_ssize_t i)  # borrowed
+    void _list_replace "ccroute_list_replace"(list items, Py_ssize_t i, object item)
     PyObject* _dict_get "PyDict_GetItemWithError"(object d, object key)  # borrowed; NULL: absent or error
-    bint PyObject_GC_IsTracked(object o)
-    void PyObject_GC_Track(object o)
+    PyObject* _dict_setdefault "PyDict_SetDefault"(object d, object key, object default) except NULL  # borrowed
+    Py_ssize_t PyDict_GET_SIZE(object d)
 
 
 cdef extern from *:
@@ -168,13 +193,25 @@ cdef extern from *:
     // keyword) with its arguments parsed here rather than by Cython's generic parser,
     // which costs ~550 instructions a call for arrive's six keywords (it takes a reference
     // to each argument and default, and looks each keyword up from the first name on).
-    // This one borrows the arguments (the caller holds them for the call's length) and
-    // looks a keyword up first after the previous one's parameter, as callers name them
-    // in order. The method's body gets the arguments by position, NULL where not given.
+    // This one borrows the arguments (the caller holds them for the call's length) and the
+    // defaults (the method holds them), and remembers the last few keyword layouts it
+    // accepted: a call site passes the same tuple of keyword names (a constant of its code)
+    // on every call, so once its layout is known its keywords go straight to their
+    // parameters (~40 instructions rather than ~250). The method's body gets the arguments
+    // by position, defaults filled in.
+    struct ccroute_Layout {
+        PyObject* kwnames = nullptr;      // a strong reference: its address stays its own
+        Py_ssize_t nargs = 0;             // the positional arguments it came with
+        signed char parameter[16] = {};   // of each keyword
+    };
+
     struct ccroute_Method {
         PyMethodDef def;
         Py_ssize_t n = 0, required = 0;  // parameters after self; the first `required` have no default
         PyObject* names[16] = {};          // strong references
+        PyObject* defaults[16] = {};       // strong references; NULL for the required ones
+        ccroute_Layout layouts[4];         // keyword layouts accepted lately
+        unsigned next_layout = 0;          // the one the next new layout replaces
         PyObject* (*body)(PyObject* self, PyObject** values) = nullptr;
     };
 
@@ -192,49 +229,83 @@ cdef extern from *:
         return -2;
     }
 
+    // The keywords of a layout not seen lately, into `values` (positional ones and defaults
+    // already there); the layout is remembered once it proves valid. -1 with a TypeError.
+    static int ccroute_parse_keywords(ccroute_Method& m, PyObject** values, PyObject* const* args,
+                                      Py_ssize_t nargs, PyObject* kwnames) {
+        ccroute_Layout layout;
+        bool given[16] = {};
+        for (Py_ssize_t i = 0; i < nargs; ++i) given[i] = true;
+        Py_ssize_t next = nargs < m.n ? nargs : 0;
+        for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(kwnames); ++k) {
+            PyObject* key = PyTuple_GET_ITEM(kwnames, k);
+            Py_ssize_t i = ccroute_keyword(m, key, next);
+            if (i < 0) return -1;
+            if (given[i]) {
+                PyErr_Format(PyExc_TypeError, "%s() got multiple values for argument '%S'", m.def.ml_name, m.names[i]);
+                return -1;
+            }
+            given[i] = true;
+            values[i] = args[nargs + k];
+            layout.parameter[k] = (signed char)i;  // k < n: a keyword past the n-th repeats or is unknown
+            next = i + 1 == m.n ? 0 : i + 1;
+        }
+        for (Py_ssize_t i = 0; i < m.required; ++i) {
+            if (!given[i]) {
+                PyErr_Format(PyExc_TypeError, "%s() missing required argument '%S' (pos %zd)", m.def.ml_name,
+                             m.names[i], i + 1);
+                return -1;
+            }
+        }
+        ccroute_Layout& kept = m.layouts[m.next_layout];
+        m.next_layout = (m.next_layout + 1) % (sizeof m.layouts / sizeof m.layouts[0]);
+        Py_INCREF(kwnames);
+        Py_XSETREF(kept.kwnames, kwnames);
+        kept.nargs = nargs;
+        memcpy(kept.parameter, layout.parameter, sizeof layout.parameter);
+        return 0;
+    }
+
     template <ccroute_Method* M>
     static PyObject* ccroute_call(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
-        const ccroute_Method& m = *M;
+        ccroute_Method& m = *M;
         PyObject* values[16];
         if (nargs > m.n) {
             PyErr_Format(PyExc_TypeError, "%s() takes at most %zd arguments (%zd given)", m.def.ml_name, m.n, nargs);
             return NULL;
         }
-        memcpy(values, args, (size_t)nargs * sizeof(PyObject*));
-        memset(values + nargs, 0, (size_t)(m.n - nargs) * sizeof(PyObject*));
-        Py_ssize_t n_keywords = kwnames == NULL ? 0 : PyTuple_GET_SIZE(kwnames), next = nargs < m.n ? nargs : 0;
-        for (Py_ssize_t k = 0; k < n_keywords; ++k) {
-            PyObject* key = PyTuple_GET_ITEM(kwnames, k);
-            Py_ssize_t i = ccroute_keyword(m, key, next);
-            if (i < 0) return NULL;
-            if (values[i] != NULL) {
-                PyErr_Format(PyExc_TypeError, "%s() got multiple values for argument '%S'", m.def.ml_name, m.names[i]);
-                return NULL;
-            }
-            values[i] = args[nargs + k];
-            next = i + 1 == m.n ? 0 : i + 1;
-        }
-        for (Py_ssize_t i = 0; i < m.required; ++i) {
-            if (values[i] == NULL) {
+        memcpy(values, m.defaults, sizeof values);
+        for (Py_ssize_t i = 0; i < nargs; ++i) values[i] = args[i];
+        if (kwnames == NULL) {
+            if (nargs < m.required) {
                 PyErr_Format(PyExc_TypeError, "%s() missing required argument '%S' (pos %zd)", m.def.ml_name,
-                             m.names[i], i + 1);
+                             m.names[nargs], nargs + 1);
                 return NULL;
             }
+            return m.body(self, values);
         }
+        for (const ccroute_Layout& layout : m.layouts) {
+            if (layout.kwnames == kwnames && layout.nargs == nargs) {
+                for (Py_ssize_t k = 0, n_keywords = PyTuple_GET_SIZE(kwnames); k < n_keywords; ++k)
+                    values[layout.parameter[k]] = args[nargs + k];
+                return m.body(self, values);
+            }
+        }
+        if (ccroute_parse_keywords(m, values, args, nargs, kwnames) < 0) return NULL;
         return m.body(self, values);
     }
 
     static ccroute_Method ccroute_arrive_method;
 
     // Puts `m` in `type`'s dictionary as the method `name`: parameters `names` (a tuple of
-    // str), the first `required` without default; `doc` (kept alive by the caller) opens
-    // with the text signature that inspect.signature reads.
+    // str), the first `required` without default, the others' defaults `defaults` (a tuple);
+    // `doc` (kept alive by the caller) opens with the text signature that inspect.signature reads.
     static int ccroute_install(PyObject* type, ccroute_Method* m, PyObject* (*call)(PyObject*, PyObject* const*, Py_ssize_t, PyObject*),
                                PyObject* (*body)(PyObject*, PyObject**), const char* name, PyObject* names,
-                               Py_ssize_t required, const char* doc) {
-        Py_ssize_t n = PyTuple_GET_SIZE(names);
-        if (n > 16 || required > n) {
-            PyErr_SetString(PyExc_ValueError, "a hand-parsed method takes at most 16 parameters");
+                               PyObject* defaults, const char* doc) {
+        Py_ssize_t n = PyTuple_GET_SIZE(names), required = n - PyTuple_GET_SIZE(defaults);
+        if (n > 16 || required < 0) {
+            PyErr_SetString(PyExc_ValueError, "a hand-parsed method takes at most 16 parameters, each with a name");
             return -1;
         }
         for (Py_ssize_t i = 0; i < n; ++i) {
@@ -242,6 +313,10 @@ cdef extern from *:
             Py_INCREF(interned);
             PyUnicode_InternInPlace(&interned);
             m->names[i] = interned;
+            if (i >= required) {
+                m->defaults[i] = PyTuple_GET_ITEM(defaults, i - required);
+                Py_INCREF(m->defaults[i]);
+            }
         }
         m->n = n;
         m->required = required;
@@ -262,25 +337,24 @@ cdef extern from *:
     Method arrive_method "ccroute_arrive_method"
     MethodCall arrive_call "ccroute_call<&ccroute_arrive_method>"
     int install_method "ccroute_install"(object type, Method* method, MethodCall call, MethodBody body,
-                                         const char* name, tuple names, Py_ssize_t required, const char* doc) except -1
+                                         const char* name, tuple names, tuple defaults, const char* doc) except -1
 
 
-cdef inline void _set_item(object tuple, Py_ssize_t i, object item):
-    Py_INCREF(item)
-    _tuple_set(tuple, i, <PyObject*>item)
+cdef object _Offer = PyOffer  # a C variable: read on every offer
+
+cdef list _handles = []  # int(h) for the handles h below _MAX_SHARED_HANDLE seen so far, made once
+cdef size_t _MAX_SHARED_HANDLE = 1 << 16
 
 
-cdef inline object _offer(object call_id, object agent_id, object time):
-    """An Offer, built in place. Its ids are str or int (or a subclass): only when one is
-    tracked by the garbage collector is the tuple tracked, as the collector would untrack
-    it on its first pass over it otherwise."""
-    offer = _alloc_tuple(PyOffer, 3)
-    _set_item(offer, 0, call_id)
-    _set_item(offer, 1, agent_id)
-    _set_item(offer, 2, time)
-    if PyObject_GC_IsTracked(call_id) or PyObject_GC_IsTracked(agent_id):
-        PyObject_GC_Track(offer)
-    return offer
+cdef inline object _handle(CallRef ref):
+    """``int(ref)``, the id maps' value for a handle: for the first 65,536 handles, one object
+    every router shares (a new call's id is filed without allocating its int)."""
+    if ref < <size_t>PyList_GET_SIZE(_handles):
+        return <object>_list_item(_handles, ref)
+    if ref >= _MAX_SHARED_HANDLE:
+        return ref
+    _handles.extend(range(len(_handles), ref + 1))
+    return <object>_list_item(_handles, ref)
 
 
 cdef inline double _number(str what, object value) except? -1.0:
@@ -312,11 +386,6 @@ cdef inline int64_t _repeats(object value) except -1:
     elif not isinstance(value, bool) and isinstance(value, int) and 0 <= value <= MAX_REPEATS:
         return value
     raise InvalidArgumentError(f"repeats must be an integer 0–{MAX_REPEATS}, got {shown(value)}")
-
-
-cdef inline object _given(PyObject* value, object default):
-    """An argument of a hand-parsed method (see ccroute_Method): ``default`` when not given."""
-    return default if value == NULL else <object>value
 
 
 cdef inline object _checked_id(str what, object value):
@@ -457,6 +526,7 @@ cdef class Router:
         self.skill_index.index(self.skill_refs)
         return 0
 
+    @cython.final  # called directly, not through the class's table
     cdef int _skill_ref(self, object name) except -1:
         cdef int ref = self.skill_index.find(<PyObject*>name)
         if ref >= 0:
@@ -482,20 +552,20 @@ cdef class Router:
         self.skill_index.index(self.skill_refs)
         return ref
 
+    @cython.final  # called directly, not through the class's table
     cdef list _take_offers(self, object now=None):
         """The offers the core made, as Offer tuples; one stamped with the caller's ``now``
         (a float) holds that very float rather than a copy."""
         cdef Py_ssize_t i, n = self.out.size()
         cdef list offers = PyList_New(n)
+        cdef list call_ids = self.call_ids, agent_ids = self.agent_ids
         cdef const Offer* o
         cdef bint stamped_now = type(now) is float
-        cdef double t = <double>now if stamped_now else 0.0
+        cdef double t = PyFloat_AS_DOUBLE(now) if stamped_now else 0.0
         for i in range(n):
             o = &self.out[i]
-            offer = _offer(self.call_ids[o.call], self.agent_ids[o.agent],
-                           now if stamped_now and memcmp(&o.time, &t, sizeof(double)) == 0 else o.time)
-            Py_INCREF(offer)
-            PyList_SET_ITEM(offers, i, offer)
+            _put_offer(offers, i, _Offer, _list_item(call_ids, o.call), _list_item(agent_ids, o.agent),
+                       now if stamped_now and memcmp(&o.time, &t, sizeof(double)) == 0 else o.time)
         self.out.clear()
         if self.decision_log is not None and not deref(self.core).decisions().empty():
             self._take_decisions()  # now, while the calls offered still have their ids
@@ -668,27 +738,44 @@ cdef class Router:
 
     # ----------------------------------------------------------------- calls
 
-    cdef object _arrive(self, call_id, plan, now, region, language, value, priority, repeats, preferred_agent,
-                        preferred_wait):
-        """Router.arrive (installed below with its own argument parser)."""
+    @cython.final  # called directly, not through the class's table
+    cdef object _arrive(self, PyObject** a):
+        """Router.arrive, installed below with its own argument parser, which passes the ten
+        arguments by position (defaults filled in)."""
+        cdef object call_id = <object>a[0], now = <object>a[2]
         cdef CallSpec spec
         _checked_id("call", call_id)
-        if call_id in self.call_refs:
+        # The id is filed under the handle the core will give the call, in one probe of the
+        # map that also tells a duplicate (the map did not grow); refused, it is taken out again.
+        cdef CallRef filed = deref(self.core).next_call_ref()
+        cdef Py_ssize_t n_calls = PyDict_GET_SIZE(self.call_refs)
+        _dict_setdefault(self.call_refs, call_id, _handle(filed))
+        if PyDict_GET_SIZE(self.call_refs) == n_calls:
             raise DuplicateIdError(f"call {shown(call_id)} is already in the router")
-        self._caller(&spec, plan, region, language, value, priority, repeats, preferred_agent)
-        spec.preferred_wait = _number("preferred_wait", preferred_wait)
-        if deref(self.core).journaling():
-            self._encode_key(call_id)
+        cdef CallRef ref
+        cdef bint entered = False
+        try:  # (try/finally: no exception state saved on the way in, as try/except does)
+            self._caller(&spec, <object>a[1], <object>a[3], <object>a[4], <object>a[5], <object>a[6], <object>a[7],
+                         <object>a[8])
+            spec.preferred_wait = _number("preferred_wait", <object>a[9])
+            if deref(self.core).journaling():
+                self._encode_key(call_id)
+            else:
+                self.key.clear()
+            ref = deref(self.core).arrive(spec, _number("now", now), self.out, _view(self.key))
+            entered = True
+        finally:
+            if not entered:
+                del self.call_refs[call_id]
+        if ref != filed:  # not so today (no timer firing in arrive frees a call), but then the map follows
+            self.call_refs[call_id] = ref
+        if ref < <size_t>PyList_GET_SIZE(self.call_ids):  # a handle used before: its slot holds None
+            _list_replace(self.call_ids, ref, call_id)
         else:
-            self.key.clear()
-        cdef CallRef ref = deref(self.core).arrive(spec, _number("now", now), self.out, _view(self.key))
-        self.call_refs[call_id] = ref
-        if ref == len(self.call_ids):
             self.call_ids.append(call_id)
-        else:
-            self.call_ids[ref] = call_id
         return self._take_offers(now)
 
+    @cython.final  # called directly, not through the class's table
     cdef int _caller(self, CallSpec* spec, plan, region, language, value, priority, repeats,
                      preferred_agent) except -1:
         """A caller's attributes into ``spec``, refused in the reference model's order (so that a
@@ -1149,13 +1236,18 @@ cdef class Router:
 
 
 cdef object _arrive(object router, PyObject** a):
-    return (<Router>router)._arrive(<object>a[0], <object>a[1], <object>a[2], _given(a[3], None), _given(a[4], None),
-                                    _given(a[5], 0.0), _given(a[6], 0.0), _given(a[7], 0), _given(a[8], None),
-                                    _given(a[9], 0.0))
+    return (<Router>router)._arrive(a)
 
 
-_ARRIVE_DOC = b"""\
-arrive($self, call_id, plan, now, region=None, language=None, value=0.0, priority=0.0, repeats=0, preferred_agent=None, preferred_wait=0.0)
+cdef install_arrive():
+    """Router.arrive, with the parser of ccroute_Method: its parameters, defaults and docstring."""
+    required = ("call_id", "plan", "now")
+    defaults = dict(region=None, language=None, value=0.0, priority=0.0, repeats=0, preferred_agent=None,
+                    preferred_wait=0.0)
+    signature = ", ".join([*required, *(f"{name}={default!r}" for name, default in defaults.items())])
+    global _ARRIVE_DOC
+    cdef bytes doc = f"""\
+arrive($self, {signature})
 --
 
 A call enters ``plan``; returns the offers it caused (its own, if an agent fits).
@@ -1163,10 +1255,14 @@ A call enters ``plan``; returns the offers it caused (its own, if an agent fits)
 ``value`` is the customer value, ``priority`` an extra priority, ``repeats`` the
 number of earlier calls today; for ``preferred_wait`` seconds only
 ``preferred_agent`` (the case owner) may take it, if logged in.
-"""
-install_method(Router, &arrive_method, arrive_call, _arrive, b"arrive",
-               ("call_id", "plan", "now", "region", "language", "value", "priority", "repeats", "preferred_agent",
-                "preferred_wait"), 3, _ARRIVE_DOC)
+""".encode()
+    _ARRIVE_DOC = doc  # kept: the method's doc points into it
+    install_method(Router, &arrive_method, arrive_call, _arrive, b"arrive", (*required, *defaults),
+                   tuple(defaults.values()), doc)
+
+
+_ARRIVE_DOC = None
+install_arrive()
 
 
 # ------------------------------------------------------------------ simulator

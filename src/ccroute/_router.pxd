@@ -170,6 +170,7 @@ cdef extern from "router.hpp" namespace "ccroute" nogil:
         AgentRef add_agent(int site, const vector[SkillLevel]& skills, optional[double] wrapup,
                            string_view key) except +raise_routing_error
         CallRef arrive(const CallSpec& call, double now, vector[Offer]& out, string_view key) except +raise_routing_error
+        CallRef next_call_ref()
         void ready(AgentRef, double now, vector[Offer]& out) except +raise_routing_error
         void not_ready(AgentRef, double now, const string& reason, vector[Offer]& out) except +raise_routing_error
         void logout(AgentRef, double now, vector[Offer]& out) except +raise_routing_error
