@@ -112,7 +112,7 @@ def test_a_torn_last_record_is_dropped_with_a_warning(Router, tmp_path):
     r = day(Router, path)
     r.stop_journal()
     data = path.read_bytes()
-    path.write_bytes(data[:-24])  # the accept's record, cut short as by a crash mid-write
+    path.write_bytes(data[:-12])  # the accept's record (24 bytes), cut short as by a crash mid-write
     with pytest.warns(JournalWarning, match="torn last record"):
         twin = type(r).recover(CONFIG, str(path))
     assert twin.call_info(7).state == "offered"  # the accept had not returned
@@ -127,8 +127,9 @@ def test_a_torn_last_record_is_dropped_with_a_warning(Router, tmp_path):
     (lambda b: b"", "empty"),
     (lambda b: b"CCRSNAP\0" + b[8:], "not a ccroute journal"),
     (lambda b: b[:8] + bytes([9]) + b[9:], "version 9"),
-    # Version 1 (zlib's CRC-32 where 2 has CRC-32C) is refused, naming both versions.
-    (lambda b: b[:8] + bytes([1]) + b[9:], "format version 1, this ccroute reads version 2"),
+    # Versions 1 (zlib's CRC-32) and 2 (fixed-width fields) are refused, naming both versions.
+    (lambda b: b[:8] + bytes([1]) + b[9:], "format version 1, this ccroute reads version 3"),
+    (lambda b: b[:8] + bytes([2]) + b[9:], "format version 2, this ccroute reads version 3"),
     (lambda b: b[:20] + bytes([b[20] ^ 1]) + b[21:], "damaged header"),
     (lambda b: b[:60] + bytes([b[60] ^ 1]) + b[61:], "damaged record at byte 48 before valid ones"),
 ])

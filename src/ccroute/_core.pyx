@@ -43,7 +43,8 @@ import warnings
 
 from .errors import (ConfigError, DuplicateIdError, InvalidArgumentError,
                      InvalidTransitionError, RestoreError, RoutingError, TimeOrderError, UnknownIdError, shown)
-from .journal import JournalWarning, check_sync
+from ._codec import Reader
+from .journal import JournalWarning, check_sync, read_reconfigure
 from .snapshot import config_fingerprint, decode_id, encode_id
 from .types import AGENT_STATES, CALL_STATES, MAX_REPEATS, AgentInfo
 from .types import AgentScore as PyAgentScore
@@ -1122,7 +1123,7 @@ cdef class Router:
             if at == contents.records.size():
                 break
             record = <bytes>contents.records[at].fields.data()[:contents.records[at].fields.size()]
-            document = record[4:4 + int.from_bytes(record[:4], "little")]
+            document = read_reconfigure(Reader(record, "journal record"))
             try:
                 router.reconfigure(Config.from_document(document), contents.records[at].now)
             except (RoutingError, ValueError, KeyError, TypeError) as error:

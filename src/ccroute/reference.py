@@ -248,7 +248,7 @@ class ReferenceRouter:
         self._tallies[plan].arrived += 1
         self._enqueue(call, now)
         return self._end(Op.ARRIVE, lambda: journals.arrive_fields(
-            call.order, snapshots.encode_id(call_id), list(self._plans).index(plan),
+            snapshots.encode_id(call_id), list(self._plans).index(plan),
             -1 if region is None else list(self.config.regions).index(region),
             None if language is None else (self._skill_number(language), language), value, priority, repeats,
             -1 if call.preferred is None else call.preferred.order, preferred_wait))
@@ -562,43 +562,43 @@ class ReferenceRouter:
             f, op, now = record.fields, record.op, record.now
             try:
                 if op is Op.ADD_AGENT:
-                    key, (site, n) = f.bytes(), f.get("II")
-                    skills = {journals.read_skill(f): f.get("B") for _ in range(n)}
+                    key, site = f.varint_bytes(), f.varint()
+                    skills = journals.read_skills(f)
                     has_wrapup, wrapup = f.get("?d")
                     self.add_agent(snapshots.decode_id(key), self.config.sites[site], skills,
                                    wrapup if has_wrapup else None)
                 elif op in (Op.READY, Op.LOGOUT):
-                    getattr(self, op.name.lower())(agents[f.get("I")].id, now)
+                    getattr(self, op.name.lower())(agents[f.varint()].id, now)
                 elif op is Op.NOT_READY:
-                    self.not_ready(agents[f.get("I")].id, now, f.bytes().decode("utf-8", "surrogatepass"))
+                    agent = f.varint()
+                    self.not_ready(agents[agent].id, now, f.varint_bytes().decode("utf-8", "surrogatepass"))
                 elif op is Op.ARRIVE:
-                    order, call_id = f.get("Q"), snapshots.decode_id(f.bytes())
-                    plan, region, has_language = f.get("Ii?")
-                    language = journals.read_skill(f) if has_language else None
-                    value, priority, repeats, preferred, preferred_wait = f.get("ddqqd")
-                    assert order == self._calls_created, "a call created out of order"
+                    key, plan, region, language, value, priority, repeats, preferred, preferred_wait = (
+                        journals.read_arrive(f))
+                    call_id = snapshots.decode_id(key)
                     self.arrive(call_id, plans[plan], now, regions[region] if region >= 0 else None, language, value,
                                 priority, repeats, agents[preferred].id if preferred >= 0 else None, preferred_wait)
-                    calls[order] = call_id
+                    calls[self._calls[call_id].order] = call_id  # the journal names it by its order from now on
                 elif op in (Op.ACCEPT, Op.REJECT):
-                    order, agent = f.get("QI")
+                    order, agent = f.varint(), f.varint()
                     getattr(self, op.name.lower())(calls[order], agents[agent].id, now)
                 elif op in (Op.ABANDON, Op.HANGUP):
-                    getattr(self, op.name.lower())(calls.pop(f.get("Q")), now)
+                    getattr(self, op.name.lower())(calls.pop(f.varint()), now)
                 elif op is Op.SET_SKILLS:
-                    agent, site = f.get("Ii")
+                    agent, site = f.varint(), f.zigzag()
                     self.set_skills(agents[agent].id, now, journals.read_skills(f), self.config.sites[site])
                 elif op is Op.REMOVE_AGENT:
-                    self.remove_agent(agents[f.get("I")].id, now)
+                    self.remove_agent(agents[f.varint()].id, now)
                 elif op is Op.TRANSFER:
-                    order, plan = f.get("QI")
+                    order, plan = f.varint(), f.varint()
                     self.transfer(calls[order], plans[plan], now)
                 elif op is Op.REPRIORITIZE:
-                    order, has_value, value, has_priority, priority = f.get("Q?d?d")
+                    order = f.varint()
+                    has_value, value, has_priority, priority = f.get("?d?d")
                     self.reprioritize(calls[order], now, value if has_value else None,
                                       priority if has_priority else None)
                 elif op is Op.RECONFIGURE:
-                    self.reconfigure(Config.from_document(f.bytes()), now)
+                    self.reconfigure(Config.from_document(journals.read_reconfigure(f)), now)
                     plans, regions = list(self._plans), list(self.config.regions)
                 else:
                     self.advance(now)
@@ -844,7 +844,7 @@ class ReferenceRouter:
     def _log(self, op: Op, now: float, fields: Callable[[], bytes] = bytes) -> None:
         """Counts an operation that changed the router and journals it."""
         if self._journal is not None:
-            self._journal.append(journals.record(self._events, op, now, fields()))
+            self._journal.append(self._events, op, now, fields())
         self._events += 1
 
     def _skill_number(self, name: str) -> int:
