@@ -255,10 +255,12 @@ JournalContents read_journal(const std::string& path) {
     const std::uint8_t op = r.u8();
     record.op = static_cast<JournalOp>(op & ~kNumberedEvent);
     record.event = op & kNumberedEvent ? r.varint() : next_event;
-    record.now = r.f64();
+    const bool event = record.op != JournalOp::SkillName;  // a skill's name comes before the event using it
+    if (event) record.now = r.f64();
+    else if (op & kNumberedEvent) r.fail("a numbered skill name");
     record.fields = data.substr(at + 8 + size - r.remaining(), r.remaining());
     j.records.push_back(record);
-    next_event = record.event + 1;
+    if (event) next_event = record.event + 1;
     at += 8 + padded(size);
   }
   if (at + 8 > data.size() && at < data.size() && std::any_of(data.begin() + at, data.end(), [](char c) { return c; }))
@@ -274,13 +276,22 @@ void Router::start_journal(const std::string& path, Sync sync, std::uint64_t end
   journal_ = std::make_unique<Journal>(path, sync, config_tag_, events_, end);
 }
 
-SkillRef Router::read_skill(codec::Reader& r) {
+void Router::name_skill(SkillRef skill) {
+  RecordWriter w(journal_->room_begin(), journal_->room_end(), record_);
+  w.u8(static_cast<std::uint8_t>(JournalOp::SkillName));
+  w.varint(skill);
+  w.bytes(skill_names_[skill]);
+  journal_->finish(w);
+}
+
+SkillRef Router::read_skill(codec::Reader& r, const std::unordered_map<std::uint64_t, std::string_view>& names) {
   const std::uint64_t number = r.varint();
-  const std::string_view name = r.varint_bytes();
-  if (name.empty()) {
+  const auto known = names.find(number);
+  if (known == names.end()) {
     if (number >= skill_names_.size()) r.fail("unknown skill");
     return static_cast<SkillRef>(number);
   }
+  const std::string_view name = known->second;
   auto named = std::find(skill_names_.begin(), skill_names_.end(), name);
   return named != skill_names_.end() ? static_cast<SkillRef>(named - skill_names_.begin()) : add_skill(name);
 }
@@ -299,9 +310,21 @@ std::size_t Router::replay(const JournalContents& journal, std::vector<std::stri
     if (found == by_order.end()) r.fail("a call that is not in the router");
     return found->second;
   };
+  // The writer's skill numbers, by name (its SkillName records; a replay resumed after a
+  // reconfiguration starts afresh, as the writer named its skills anew).
+  std::unordered_map<std::uint64_t, std::string_view> skills;
   std::vector<Offer> out;
   for (std::size_t i = from; i < journal.records.size(); ++i) {
     const JournalRecord& rec = journal.records[i];
+    if (rec.op == JournalOp::SkillName) {  // read even before the snapshot's events: the records after may use it
+      codec::Reader r(rec.fields, "journal record");
+      const std::uint64_t number = r.varint();
+      const std::string_view name = r.varint_bytes();
+      if (name.empty()) r.fail("a skill name that is empty");
+      skills[number] = name;
+      continue;
+    }
+    if (rec.op == JournalOp::Reconfigure) skills.clear();
     if (rec.event < events_) continue;  // already in the snapshot this router was restored from
     if (rec.event > events_)
       throw Error(ErrorKind::Restore, "journal: events " + std::to_string(events_) + " to " +
@@ -313,9 +336,9 @@ std::size_t Router::replay(const JournalContents& journal, std::vector<std::stri
         case JournalOp::AddAgent: {
           const std::string_view key = r.varint_bytes();
           const std::uint32_t site = r.varint32();
-          std::vector<SkillLevel> levels(r.varint_count(3));
+          std::vector<SkillLevel> levels(r.varint_count(2));
           for (SkillLevel& held : levels) {
-            held.skill = read_skill(r);
+            held.skill = read_skill(r, skills);
             held.level = r.u8();
           }
           const bool has_wrapup = r.u8();
@@ -337,7 +360,7 @@ std::size_t Router::replay(const JournalContents& journal, std::vector<std::stri
           spec.region = r.zigzag32();
           const std::uint8_t has = r.u8();
           if (has & ~(kHasLanguage | kHasValue | kHasPriority | kHasPreferredWait)) r.fail("unknown arrive fields");
-          if (has & kHasLanguage) spec.language = read_skill(r);
+          if (has & kHasLanguage) spec.language = read_skill(r, skills);
           if (has & kHasValue) spec.value = r.f64();
           if (has & kHasPriority) spec.priority = r.f64();
           spec.repeats = r.zigzag();
@@ -372,9 +395,9 @@ std::size_t Router::replay(const JournalContents& journal, std::vector<std::stri
         case JournalOp::SetSkills: {
           const AgentRef agent = r.varint32();
           const int site = r.zigzag32();
-          std::vector<SkillLevel> levels(r.varint_count(3));
+          std::vector<SkillLevel> levels(r.varint_count(2));
           for (SkillLevel& held : levels) {
-            held.skill = read_skill(r);
+            held.skill = read_skill(r, skills);
             held.level = r.u8();
           }
           set_skills(agent, site, levels, rec.now, out);

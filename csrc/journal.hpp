@@ -42,6 +42,7 @@ enum class Sync : std::uint8_t { Every, Batch, Never };  // Never: the kernel's 
 enum class JournalOp : std::uint8_t {
   AddAgent = 1, Ready, NotReady, Logout, Arrive, Accept, Reject, Abandon, Hangup, Advance,
   SetSkills, RemoveAgent, Transfer, Reprioritize, Reconfigure,
+  SkillName,  // not an event: what the writer's skill number means in the records after it
 };
 // In a record's operation byte: the event number follows. Only the first record a writer
 // appends to a journal it continues (after a recovery) needs it; the others are numbered by
@@ -139,6 +140,21 @@ class Journal {
   char* room_end() const { return map_ + capacity_; }
   void commit(std::size_t payload_size);
   void append(std::string_view payload);
+  void finish(const RecordWriter& w) {  // the record `w` encoded, whichever way it went
+    if (w.spilled())
+      append(w.payload());
+    else
+      commit(w.size());
+  }
+  // Whether `skill` is used for the first time in this journal (since it was opened or the
+  // names were forgotten, as a reconfiguration may renumber skills): then its name is written.
+  bool first_use(std::uint32_t skill) {
+    if (skill >= named_skills_.size()) named_skills_.resize(skill + 1, false);
+    if (named_skills_[skill]) return false;
+    named_skills_[skill] = true;
+    return true;
+  }
+  void forget_skill_names() { named_skills_.clear(); }
   // The event number the next record has without saying it (kNumberedEvent): one more than
   // the last record's; unknown (never equal) before the first record of a continued journal.
   std::uint64_t next_event() const { return next_event_; }
@@ -158,6 +174,7 @@ class Journal {
   std::size_t capacity_ = 0;
   std::atomic<std::size_t> size_{0};
   std::uint64_t next_event_;
+  std::vector<bool> named_skills_;
   // Pages before faulted_ are mapped writable (no page fault on writing there). Made so by the
   // batch syncing thread when asked (off the operations' path), else by the writer itself.
   std::atomic<std::size_t> faulted_{0};

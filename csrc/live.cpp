@@ -31,6 +31,7 @@ void Router::set_skills(AgentRef ref, std::optional<int> site, const std::option
     make_ready(ref, now);
     if (agent.state == AgentState::Ready) agent.since = since;
   }
+  for (const SkillLevel& h : held) journal_skill(h.skill);
   record(JournalOp::SetSkills, now, [&](RecordWriter& w) {
     w.varint(ref);
     w.zigzag(new_site);
@@ -214,6 +215,7 @@ void Router::reconfigure(Config config, const std::vector<int>& plans, const std
   });
   for (CallRef ref : waiting) enqueue(ref, now);
   record(JournalOp::Reconfigure, now, [&](RecordWriter& w) { w.bytes(config_document_); });
+  if (journal_) journal_->forget_skill_names();  // the skills may be numbered anew
 }
 
 }  // namespace ccroute

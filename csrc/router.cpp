@@ -151,6 +151,7 @@ AgentRef Router::add_agent(int site, const std::vector<SkillLevel>& skills, std:
   profiles_[profile].members += 1;
   agent.wrapup = wrapup;
   agents_.push_back(std::move(agent));
+  for (const SkillLevel& held : skills) journal_skill(held.skill);
   record(JournalOp::AddAgent, now_, [&](RecordWriter& w) {
     w.bytes(key);
     w.varint(static_cast<std::uint32_t>(site));
@@ -251,6 +252,7 @@ CallRef Router::arrive(const CallSpec& spec, double now, std::vector<Offer>& out
   call.standing = standing_priority(call);
   tallies_[spec.plan].arrived += 1;
   enqueue(ref, now);
+  if (spec.language != kNone) journal_skill(static_cast<SkillRef>(spec.language));
   record(JournalOp::Arrive, now, [&](RecordWriter& w) {  // the call's order is its place among arrivals
     w.bytes(key);
     w.varint(static_cast<std::uint32_t>(spec.plan));

@@ -15,7 +15,7 @@ header   magic b"CCRJRNL\\0" | u32 version | u32 CRC-32C of the rest of the head
          | u64 event number of the first record | bytes config tag | zeros to a multiple of 8
 record   u32 payload size | u32 CRC-32C of the payload | payload | zeros to a multiple of 8
 payload  u8 operation (| 0x80: an event number follows) | [v event number] | f64 time
-         | the operation's fields:
+         | the operation's fields; or, not an event, u8 skill_name (16) | v number | bytes name
          add_agent  bytes agent id | v site | v n, n × (skill, u8 level) | u8 has wrap-up, f64 wrap-up
          ready, logout   v agent          not_ready  v agent | bytes reason
          arrive     bytes call id | v plan | z region (-1: none) | u8 fields given (1 language,
@@ -26,12 +26,15 @@ payload  u8 operation (| 0x80: an event number follows) | [v event number] | f64
          transfer   v call | v plan
          reprioritize  v call | u8 has value, f64 value | u8 has priority, f64 priority
          reconfigure   bytes configuration (:meth:`~ccroute.Config.to_document`: canonical JSON)
-         skill = v number | bytes name (matched by name when it has one)
+         skill = v number: the writer's, named by the last skill_name record for it (matched by
+         name), or, none before (the C API's unnamed skills), the reader's own
 
 Agents are numbered in the order added, calls by creation order (their n-th arrival: an
 arrive record's call is the next), regions and plans in configuration order; ids are
 encoded as in :mod:`ccroute.snapshot`. An arrive record leaves out the value, priority and
-preferred wait that are +0.0 (their defaults) and the language a call has not.
+preferred wait that are +0.0 (their defaults) and the language a call has not. A writer
+names each skill (a ``skill_name`` record) just before the first record of its that uses it,
+and again after a reconfiguration (which may number the skills anew).
 The checksum is CRC-32C (Castagnoli), which x86-64 computes by instruction (the native
 writer's per-record cost). Versions 1 (zlib's CRC-32) and 2 (fixed-width fields, every
 record's event number) are refused, naming their version.
@@ -93,6 +96,7 @@ class Op(IntEnum):
     TRANSFER = 13
     REPRIORITIZE = 14
     RECONFIGURE = 15
+    SKILL_NAME = 16  # not an event: what the writer's skill number means in the records after it
 
 
 @dataclass
@@ -168,7 +172,10 @@ def zigzag(x: int) -> bytes:
 def record(event: Optional[int], op: Op, now: float, fields: bytes = b"") -> bytes:
     """A record; its event number said only when given (else it is the previous record's + 1)."""
     payload = (struct.pack("<B", op) if event is None else struct.pack("<B", op | NUMBERED_EVENT) + varint(event))
-    payload += struct.pack("<d", now) + fields
+    return _framed(payload + struct.pack("<d", now) + fields)
+
+
+def _framed(payload: bytes) -> bytes:
     return (struct.pack("<II", len(payload), crc32c(payload)) + payload
             + bytes(_padded(len(payload)) - len(payload)))
 
@@ -180,6 +187,7 @@ class JournalFile:
         self.path, self.sync_policy = os.fspath(path), check_sync(sync)
         self._synced_at = time.monotonic()
         self._next_event = first_event if end == 0 else None  # a continued journal's: unknown
+        self._named: set[int] = set()  # skill numbers named in this journal (since the last reconfiguration)
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             if end == 0 and os.fstat(self._fd).st_size > 0:
@@ -194,9 +202,17 @@ class JournalFile:
             self._fd = -1
             raise
 
-    def append(self, event: int, op: Op, now: float, fields: bytes) -> None:
+    def append(self, event: int, op: Op, now: float, fields: bytes, skills: list[tuple[int, str]] = ()) -> None:
+        """Writes the event's record, after the names of the ``skills`` (number, name) it uses for the first time."""
+        for number, name in skills:
+            if number not in self._named:
+                self._named.add(number)
+                payload = struct.pack("<B", Op.SKILL_NAME) + varint(number) + _bytes(name.encode("utf-8", "surrogatepass"))
+                self._write(_framed(payload))
         self._write(record(None if event == self._next_event else event, op, now, fields))
         self._next_event = event + 1
+        if op is Op.RECONFIGURE:
+            self._named.clear()  # the skills may be numbered anew
 
     def _write(self, data: bytes) -> None:
         os.write(self._fd, data)  # one write: in the kernel before the operation returns
@@ -263,13 +279,18 @@ def read(path: str) -> Contents:
         payload = Reader(data[at + 8:at + 8 + size], "journal record")
         op = payload.get("B")
         event = payload.varint() if op & NUMBERED_EVENT else next_event
-        now = payload.get("d")
         try:
-            contents.records.append(Record(event, Op(op & ~NUMBERED_EVENT), now, payload))
+            kind = Op(op & ~NUMBERED_EVENT)
         except ValueError:
             raise payload.fail(f"unknown operation {op & ~NUMBERED_EVENT}") from None
+        if kind is Op.SKILL_NAME:  # a skill's name, before the event using it
+            if op & NUMBERED_EVENT:
+                raise payload.fail("a numbered skill name")
+            contents.records.append(Record(event, kind, 0.0, payload))
+        else:
+            contents.records.append(Record(event, kind, payload.get("d"), payload))
+            next_event = event + 1
         at += 8 + _padded(size)
-        next_event = event + 1
     if at + 8 > len(data) and any(data[at:]):
         contents.warnings.append(f"journal {path}: a torn last record at byte {at} was dropped")
     contents.end = at
@@ -282,13 +303,8 @@ def _bytes(data: bytes) -> bytes:
     return varint(len(data)) + data
 
 
-def _skill(number: int, name: str) -> bytes:
-    return varint(number) + _bytes(name.encode("utf-8", "surrogatepass"))
-
-
 def _skills(skills: list[tuple[int, str, int]]) -> bytes:
-    return varint(len(skills)) + b"".join(
-        _skill(number, name) + struct.pack("<B", level) for number, name, level in skills)
+    return varint(len(skills)) + b"".join(varint(number) + struct.pack("<B", level) for number, _, level in skills)
 
 
 def add_agent_fields(key: bytes, site: int, skills: list[tuple[int, str, int]], wrapup: Optional[float]) -> bytes:
@@ -311,8 +327,8 @@ def read_reconfigure(r: Reader) -> bytes:
     return r.varint_bytes()
 
 
-def read_skills(r: Reader) -> dict[str, int]:
-    return {read_skill(r): r.get("B") for _ in range(r.varint_count(3))}
+def read_skills(r: Reader, names: dict[int, str]) -> dict[str, int]:
+    return {read_skill(r, names): r.get("B") for _ in range(r.varint_count(2))}
 
 
 def agent_fields(agent: int, reason: Optional[str] = None) -> bytes:
@@ -324,24 +340,24 @@ def _given(x: float) -> bool:
     return struct.pack("<d", x) != bytes(8)
 
 
-def arrive_fields(key: bytes, plan: int, region: int, language: Optional[tuple[int, str]],
+def arrive_fields(key: bytes, plan: int, region: int, language: Optional[int],
                   value: float, priority: float, repeats: int, preferred_agent: int, preferred_wait: float) -> bytes:
     given = ((HAS_LANGUAGE if language is not None else 0) | (HAS_VALUE if _given(value) else 0)
              | (HAS_PRIORITY if _given(priority) else 0) | (HAS_PREFERRED_WAIT if _given(preferred_wait) else 0))
     return (_bytes(key) + varint(plan) + zigzag(region) + struct.pack("<B", given)
-            + (b"" if language is None else _skill(*language))
+            + (b"" if language is None else varint(language))
             + (struct.pack("<d", value) if given & HAS_VALUE else b"")
             + (struct.pack("<d", priority) if given & HAS_PRIORITY else b"")
             + zigzag(repeats) + zigzag(preferred_agent)
             + (struct.pack("<d", preferred_wait) if given & HAS_PREFERRED_WAIT else b""))
 
 
-def read_arrive(r: Reader) -> tuple[bytes, int, int, Optional[str], float, float, int, int, float]:
+def read_arrive(r: Reader, names: dict[int, str]) -> tuple[bytes, int, int, Optional[str], float, float, int, int, float]:
     """An arrive record's fields, as arrive_fields takes them (the language by name, 0.0 for those left out)."""
     key, plan, region, given = r.varint_bytes(), r.varint(), r.zigzag(), r.get("B")
     if given & ~(HAS_LANGUAGE | HAS_VALUE | HAS_PRIORITY | HAS_PREFERRED_WAIT):
         raise r.fail("unknown arrive fields")
-    language = read_skill(r) if given & HAS_LANGUAGE else None
+    language = read_skill(r, names) if given & HAS_LANGUAGE else None
     value = r.get("d") if given & HAS_VALUE else 0.0
     priority = r.get("d") if given & HAS_PRIORITY else 0.0
     repeats, preferred_agent = r.zigzag(), r.zigzag()
@@ -353,9 +369,17 @@ def call_fields(order: int, agent_or_plan: Optional[int] = None) -> bytes:
     return varint(order) + (b"" if agent_or_plan is None else varint(agent_or_plan))
 
 
-def read_skill(r: Reader) -> str:
-    r.varint()
-    name = r.varint_bytes().decode("utf-8", "surrogatepass")
+def read_skill_name(r: Reader) -> tuple[int, str]:
+    """A skill_name record's fields: the writer's number and the name."""
+    number, name = r.varint(), r.varint_bytes().decode("utf-8", "surrogatepass")
     if not name:
+        raise r.fail("a skill name that is empty")
+    return number, name
+
+
+def read_skill(r: Reader, names: dict[int, str]) -> str:
+    """A skill a record names, by the writer's number (``names``: its skill_name records so far)."""
+    name = names.get(r.varint())
+    if name is None:
         raise r.fail("a skill without a name (journaled through the C API)")
     return name
