@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ccroute import Config, Offer, Plan, RestoreError, Step
+from ccroute import journal as journals
 from ccroute.journal import JournalWarning
 from ccroute.reference import ReferenceRouter
 from test_equivalence import continue_alike, draw_centre, observe
@@ -121,6 +122,42 @@ def test_a_torn_last_record_is_dropped_with_a_warning(Router, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert type(r).recover(CONFIG, str(path)).call_info(7).state == "connected"
+
+
+def test_skills_are_named_once_and_anew_after_a_reconfiguration_or_a_recovery(router_pair, tmp_path):
+    """Format 3 numbers a record's skills, naming each (a skill_name record) before its first
+    use: the numbering may change with a reconfiguration, and the writer after a recovery is
+    another router, with its own numbering."""
+    writer, recoverer = router_pair
+    path = str(tmp_path / "j")
+    closed = Config(sites=CONFIG.sites, regions=CONFIG.regions, plans=CONFIG.plans, offer_timeout=10.0,
+                    skills=["lang:cmn", "lang:yue", "card"])  # numbered anew
+
+    def first_part(r):
+        r.reconfigure(closed, 4.0)
+        r.arrive("c2", "card", 5.0, language="lang:yue")
+
+    def second_part(r):
+        r.arrive("c3", "card", 6.0, language="lang:yue")
+        r.set_skills(2, 7.0, {"card": 4, "lang:cmn": 2})
+
+    uninterrupted = day(writer, tmp_path / "u")
+    first_part(uninterrupted)
+    second_part(uninterrupted)
+    r = day(writer, path)  # lang:yue, used by an agent and a call: named once
+    named = [journals.read_skill_name(rec.fields)[1]
+             for rec in journals.read(path).records if rec.op is journals.Op.SKILL_NAME]
+    assert sorted(named) == ["card", "lang:yue"]
+    first_part(r)
+    r.stop_journal()
+    twin = recoverer.recover(CONFIG, path)  # another router: it names the skills again
+    second_part(twin)
+    twin.stop_journal()
+    again = writer.recover(CONFIG, path)
+    assert observe(again, 8.0) == observe(uninterrupted, 8.0)
+    assert again.snapshot() == uninterrupted.snapshot()
+    for router in (again, uninterrupted):
+        router.stop_journal()
 
 
 @pytest.mark.parametrize("damage, reason", [

@@ -86,6 +86,9 @@ cdef extern from *:
     PyObject* _dict_get "PyDict_GetItemWithError"(object d, object key)  # borrowed; NULL: absent or error
     bint PyObject_GC_IsTracked(object o)
     void PyObject_GC_Track(object o)
+    bint _is_compact_ascii "PyUnicode_IS_COMPACT_ASCII"(object s)  # of a str: its characters are its UTF-8
+    void* _ascii_data "PyUnicode_DATA"(object s)
+    Py_ssize_t _str_length "PyUnicode_GET_LENGTH"(object s)
 
 
 cdef extern from *:
@@ -547,16 +550,21 @@ cdef class Router:
         """``self.key = encode_id(ident)``, without a Python object in the common cases.
 
         On every journaled ``arrive``: the key is sized (no work when as long as the last
-        one) and written in place, rather than assigned and appended (~100 instructions)."""
+        one) and written in place, rather than assigned and appended (~100 instructions);
+        an ASCII str's characters are read where they are (no call, no ``try``: ~40 fewer)."""
         cdef Py_ssize_t size
         cdef const char* utf8 = NULL
         cdef int64_t number
         cdef char* key
         if type(ident) is str:
-            try:
-                utf8 = PyUnicode_AsUTF8AndSize(ident, &size)
-            except UnicodeEncodeError:  # a lone surrogate: the general path below
-                utf8 = NULL
+            if _is_compact_ascii(ident):
+                utf8 = <const char*>_ascii_data(ident)
+                size = _str_length(ident)
+            else:
+                try:
+                    utf8 = PyUnicode_AsUTF8AndSize(ident, &size)
+                except UnicodeEncodeError:  # a lone surrogate: the general path below
+                    utf8 = NULL
             if utf8 != NULL:
                 self.key.resize(<size_t>size + 1)
                 key = <char*>self.key.data()
