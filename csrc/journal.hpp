@@ -9,7 +9,10 @@
 // padding to 8 bytes. A payload is u8 operation, [varint event number, when the operation has
 // kNumberedEvent set: else the previous record's + 1, the header's for the first], f64 time,
 // and the operation's fields (Router::record calls in router.cpp and live.cpp; mostly
-// varints, see codec::Reader::varint). Version 3; versions 1 and 2 are refused, named.
+// varints, see codec::Reader::varint); or, not an event, a SkillName record naming a skill
+// number before its first use (Router::journal_skill). Version 3 (112 -> 40 bytes for a
+// typical arrive: what a record costs is mostly its bytes, fresh lines and pages of the
+// mapping); versions 1 and 2 are refused, named.
 //
 // Writing goes through a shared memory map of the file: a record is in the kernel's page cache
 // as soon as the operation returns, so a process that dies (SIGKILL, a crash) loses nothing it
