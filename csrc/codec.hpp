@@ -67,6 +67,48 @@ class Reader {
     if (min_item_size && n > remaining() / min_item_size) fail("a count larger than the data");
     return n;
   }
+  // The journal's records (format 3) write integers as varints (LEB128: 7 bits a byte, the
+  // lowest first, the high bit set on every byte but the last), signed ones zigzag-mapped
+  // (0, -1, 1, -2, ... as 0, 1, 2, 3, ...), and byte strings with a varint length.
+  std::uint64_t varint() {
+    std::uint64_t x = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      need(1);
+      const auto byte = static_cast<std::uint8_t>(*p_++);
+      x |= static_cast<std::uint64_t>(byte & 0x7f) << shift;
+      if (!(byte & 0x80)) {
+        if (shift == 63 && byte > 1) break;  // bits beyond the 64th
+        return x;
+      }
+    }
+    fail("a number out of range");
+  }
+  std::uint32_t varint32() {
+    const std::uint64_t x = varint();
+    if (x > UINT32_MAX) fail("a number out of range");
+    return static_cast<std::uint32_t>(x);
+  }
+  std::int64_t zigzag() {
+    const std::uint64_t x = varint();
+    return static_cast<std::int64_t>(x >> 1) ^ -static_cast<std::int64_t>(x & 1);
+  }
+  std::int32_t zigzag32() {
+    const std::int64_t x = zigzag();
+    if (x < INT32_MIN || x > INT32_MAX) fail("a number out of range");
+    return static_cast<std::int32_t>(x);
+  }
+  std::string_view varint_bytes() {
+    const std::uint64_t n = varint();
+    need(n);
+    std::string_view s(p_, n);
+    p_ += n;
+    return s;
+  }
+  std::uint32_t varint_count(std::size_t min_item_size) {  // as count()
+    const std::uint32_t n = varint32();
+    if (min_item_size && n > remaining() / min_item_size) fail("a count larger than the data");
+    return n;
+  }
   std::size_t remaining() const { return static_cast<std::size_t>(end_ - p_); }
   bool done() const { return p_ == end_; }
   [[noreturn]] void fail(const std::string& why) const {

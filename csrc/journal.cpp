@@ -19,7 +19,8 @@ namespace ccroute {
 namespace {
 
 constexpr char kMagic[8] = {'C', 'C', 'R', 'J', 'R', 'N', 'L', '\0'};
-constexpr std::uint32_t kVersion = 2;  // 1: CRC-32 (zlib) checksums
+// 1: CRC-32 (zlib) checksums. 2: fixed-width fields, and every record's event number.
+constexpr std::uint32_t kVersion = 3;
 constexpr std::size_t kFirstMap = std::size_t{1} << 20;
 constexpr std::size_t kMaxGrowth = std::size_t{64} << 20;
 constexpr auto kBatchInterval = std::chrono::milliseconds(100);
@@ -69,7 +70,7 @@ bool record_at(std::string_view data, std::size_t at) {
 
 Journal::Journal(const std::string& path, Sync policy, std::string_view config_tag, std::uint64_t first_event,
                  std::uint64_t end)
-    : path_(path), policy_(policy) {
+    : path_(path), policy_(policy), next_event_(end == 0 ? first_event : UINT64_MAX) {
   fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd_ < 0) io_failure("cannot open", path);
   struct stat st {};
@@ -232,6 +233,7 @@ JournalContents read_journal(const std::string& path) {
   if (start > data.size() || codec::crc32c(data.data() + 16, start - 16) != crc) header.fail("damaged header");
 
   std::size_t at = start;
+  std::uint64_t next_event = j.first_event;
   while (at + 8 <= data.size()) {
     std::uint32_t size;
     std::memcpy(&size, data.data() + at, 4);
@@ -250,11 +252,15 @@ JournalContents read_journal(const std::string& path) {
     }
     codec::Reader r(data.substr(at + 8, size), "journal record");
     JournalRecord record{};
-    record.event = r.u64();
-    record.op = static_cast<JournalOp>(r.u8());
-    record.now = r.f64();
-    record.fields = data.substr(at + 8 + 17, size - 17);
+    const std::uint8_t op = r.u8();
+    record.op = static_cast<JournalOp>(op & ~kNumberedEvent);
+    record.event = op & kNumberedEvent ? r.varint() : next_event;
+    const bool event = record.op != JournalOp::SkillName;  // a skill's name comes before the event using it
+    if (event) record.now = r.f64();
+    else if (op & kNumberedEvent) r.fail("a numbered skill name");
+    record.fields = data.substr(at + 8 + size - r.remaining(), r.remaining());
     j.records.push_back(record);
+    if (event) next_event = record.event + 1;
     at += 8 + padded(size);
   }
   if (at + 8 > data.size() && at < data.size() && std::any_of(data.begin() + at, data.end(), [](char c) { return c; }))
@@ -270,13 +276,22 @@ void Router::start_journal(const std::string& path, Sync sync, std::uint64_t end
   journal_ = std::make_unique<Journal>(path, sync, config_tag_, events_, end);
 }
 
-SkillRef Router::read_skill(codec::Reader& r) {
-  const std::uint16_t number = r.u16();
-  const std::string_view name = r.bytes();
-  if (name.empty()) {
+void Router::name_skill(SkillRef skill) {
+  RecordWriter w(journal_->room_begin(), journal_->room_end(), record_);
+  w.u8(static_cast<std::uint8_t>(JournalOp::SkillName));
+  w.varint(skill);
+  w.bytes(skill_names_[skill]);
+  journal_->finish(w);
+}
+
+SkillRef Router::read_skill(codec::Reader& r, const std::unordered_map<std::uint64_t, std::string_view>& names) {
+  const std::uint64_t number = r.varint();
+  const auto known = names.find(number);
+  if (known == names.end()) {
     if (number >= skill_names_.size()) r.fail("unknown skill");
-    return number;
+    return static_cast<SkillRef>(number);
   }
+  const std::string_view name = known->second;
   auto named = std::find(skill_names_.begin(), skill_names_.end(), name);
   return named != skill_names_.end() ? static_cast<SkillRef>(named - skill_names_.begin()) : add_skill(name);
 }
@@ -291,13 +306,25 @@ std::size_t Router::replay(const JournalContents& journal, std::vector<std::stri
   for (CallRef ref = 0; ref < calls_.size(); ++ref)
     if (calls_[ref].live) by_order.emplace(calls_[ref].order, ref);
   auto call = [&](codec::Reader& r) {
-    auto found = by_order.find(r.u64());
+    auto found = by_order.find(r.varint());
     if (found == by_order.end()) r.fail("a call that is not in the router");
     return found->second;
   };
+  // The writer's skill numbers, by name (its SkillName records; a replay resumed after a
+  // reconfiguration starts afresh, as the writer named its skills anew).
+  std::unordered_map<std::uint64_t, std::string_view> skills;
   std::vector<Offer> out;
   for (std::size_t i = from; i < journal.records.size(); ++i) {
     const JournalRecord& rec = journal.records[i];
+    if (rec.op == JournalOp::SkillName) {  // read even before the snapshot's events: the records after may use it
+      codec::Reader r(rec.fields, "journal record");
+      const std::uint64_t number = r.varint();
+      const std::string_view name = r.varint_bytes();
+      if (name.empty()) r.fail("a skill name that is empty");
+      skills[number] = name;
+      continue;
+    }
+    if (rec.op == JournalOp::Reconfigure) skills.clear();
     if (rec.event < events_) continue;  // already in the snapshot this router was restored from
     if (rec.event > events_)
       throw Error(ErrorKind::Restore, "journal: events " + std::to_string(events_) + " to " +
@@ -307,11 +334,11 @@ std::size_t Router::replay(const JournalContents& journal, std::vector<std::stri
       out.clear();
       switch (rec.op) {
         case JournalOp::AddAgent: {
-          const std::string_view key = r.bytes();
-          const std::uint32_t site = r.u32();
-          std::vector<SkillLevel> levels(r.count(7));
+          const std::string_view key = r.varint_bytes();
+          const std::uint32_t site = r.varint32();
+          std::vector<SkillLevel> levels(r.varint_count(2));
           for (SkillLevel& held : levels) {
-            held.skill = read_skill(r);
+            held.skill = read_skill(r, skills);
             held.level = r.u8();
           }
           const bool has_wrapup = r.u8();
@@ -319,40 +346,40 @@ std::size_t Router::replay(const JournalContents& journal, std::vector<std::stri
           add_agent(static_cast<int>(site), levels, has_wrapup ? std::optional<double>(wrapup) : std::nullopt, key);
           break;
         }
-        case JournalOp::Ready: ready(r.u32(), rec.now, out); break;
+        case JournalOp::Ready: ready(r.varint32(), rec.now, out); break;
         case JournalOp::NotReady: {
-          const AgentRef agent = r.u32();
-          not_ready(agent, rec.now, std::string(r.bytes()), out);
+          const AgentRef agent = r.varint32();
+          not_ready(agent, rec.now, std::string(r.varint_bytes()), out);
           break;
         }
-        case JournalOp::Logout: logout(r.u32(), rec.now, out); break;
+        case JournalOp::Logout: logout(r.varint32(), rec.now, out); break;
         case JournalOp::Arrive: {
-          const std::uint64_t order = r.u64();
-          const std::string_view key = r.bytes();
+          const std::string_view key = r.varint_bytes();
           CallSpec spec;
-          spec.plan = static_cast<int>(r.u32());
-          spec.region = r.i32();
-          spec.language = r.u8() ? read_skill(r) : kNone;
-          spec.value = r.f64();
-          spec.priority = r.f64();
-          spec.repeats = r.i64();
-          spec.preferred_agent = r.i64();
-          spec.preferred_wait = r.f64();
+          spec.plan = static_cast<int>(r.varint32());
+          spec.region = r.zigzag32();
+          const std::uint8_t has = r.u8();
+          if (has & ~(kHasLanguage | kHasValue | kHasPriority | kHasPreferredWait)) r.fail("unknown arrive fields");
+          if (has & kHasLanguage) spec.language = read_skill(r, skills);
+          if (has & kHasValue) spec.value = r.f64();
+          if (has & kHasPriority) spec.priority = r.f64();
+          spec.repeats = r.zigzag();
+          spec.preferred_agent = r.zigzag();
+          if (has & kHasPreferredWait) spec.preferred_wait = r.f64();
           const CallRef ref = arrive(spec, rec.now, out);
-          if (calls_[ref].order != order) r.fail("a call created out of order");
-          by_order[order] = ref;
+          by_order[calls_[ref].order] = ref;  // the journal names a call by its creation order from now on
           if (ref >= call_keys.size()) call_keys.resize(ref + 1);
           call_keys[ref] = key;
           break;
         }
         case JournalOp::Accept: {
           const CallRef ref = call(r);
-          accept(ref, r.u32(), rec.now, out);
+          accept(ref, r.varint32(), rec.now, out);
           break;
         }
         case JournalOp::Reject: {
           const CallRef ref = call(r);
-          reject(ref, r.u32(), rec.now, out);
+          reject(ref, r.varint32(), rec.now, out);
           break;
         }
         case JournalOp::Abandon:
@@ -366,20 +393,20 @@ std::size_t Router::replay(const JournalContents& journal, std::vector<std::stri
         }
         case JournalOp::Advance: advance(rec.now, out); break;
         case JournalOp::SetSkills: {
-          const AgentRef agent = r.u32();
-          const int site = r.i32();
-          std::vector<SkillLevel> levels(r.count(7));
+          const AgentRef agent = r.varint32();
+          const int site = r.zigzag32();
+          std::vector<SkillLevel> levels(r.varint_count(2));
           for (SkillLevel& held : levels) {
-            held.skill = read_skill(r);
+            held.skill = read_skill(r, skills);
             held.level = r.u8();
           }
           set_skills(agent, site, levels, rec.now, out);
           break;
         }
-        case JournalOp::RemoveAgent: remove_agent(r.u32(), rec.now, out); break;
+        case JournalOp::RemoveAgent: remove_agent(r.varint32(), rec.now, out); break;
         case JournalOp::Transfer: {
           const CallRef ref = call(r);
-          transfer(ref, static_cast<int>(r.u32()), rec.now, out);
+          transfer(ref, static_cast<int>(r.varint32()), rec.now, out);
           break;
         }
         case JournalOp::Reprioritize: {

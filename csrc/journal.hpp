@@ -6,8 +6,13 @@
 // File: a header (magic "CCRJRNL\0", u32 version, u32 CRC-32C of the rest of the header,
 // u64 number of the first event, bytes config tag, zero padding to 8 bytes), then records,
 // each at an 8-byte boundary: u32 payload size, u32 CRC-32C of the payload, the payload, zero
-// padding to 8 bytes. A payload is u64 event number, u8 operation, f64 time, and the
-// operation's fields (Router::record_* in journal.cpp).
+// padding to 8 bytes. A payload is u8 operation, [varint event number, when the operation has
+// kNumberedEvent set: else the previous record's + 1, the header's for the first], f64 time,
+// and the operation's fields (Router::record calls in router.cpp and live.cpp; mostly
+// varints, see codec::Reader::varint); or, not an event, a SkillName record naming a skill
+// number before its first use (Router::journal_skill). Version 3 (112 -> 40 bytes for a
+// typical arrive: what a record costs is mostly its bytes, fresh lines and pages of the
+// mapping); versions 1 and 2 are refused, named.
 //
 // Writing goes through a shared memory map of the file: a record is in the kernel's page cache
 // as soon as the operation returns, so a process that dies (SIGKILL, a crash) loses nothing it
@@ -40,7 +45,15 @@ enum class Sync : std::uint8_t { Every, Batch, Never };  // Never: the kernel's 
 enum class JournalOp : std::uint8_t {
   AddAgent = 1, Ready, NotReady, Logout, Arrive, Accept, Reject, Abandon, Hangup, Advance,
   SetSkills, RemoveAgent, Transfer, Reprioritize, Reconfigure,
+  SkillName,  // not an event: what the writer's skill number means in the records after it
 };
+// In a record's operation byte: the event number follows. Only the first record a writer
+// appends to a journal it continues (after a recovery) needs it; the others are numbered by
+// their place (a record is 8 bytes fewer, and the arrive record is on the hot path).
+constexpr std::uint8_t kNumberedEvent = 0x80;
+// The arrive record's flags: which of the call's optional fields follow (the others are
+// none, or +0.0: most calls leave most of them alone).
+enum ArriveField : std::uint8_t { kHasLanguage = 1, kHasValue = 2, kHasPriority = 4, kHasPreferredWait = 8 };
 
 // Encodes a record's payload in place, in the journal's mapped file, or, should the room
 // there not suffice (a long id or name, a reconfiguration's document), in a spill string.
@@ -61,8 +74,16 @@ class RecordWriter {
   void i32(std::int32_t x) { fixed(&x, sizeof x); }
   void i64(std::int64_t x) { fixed(&x, sizeof x); }
   void f64(double x) { fixed(&x, sizeof x); }
+  // Integers as varints, byte strings with a varint length (codec::Reader::varint).
+  void varint(std::uint64_t x) {
+    char* const from = p_;
+    for (; x >= 0x80; x >>= 7) *p_++ = static_cast<char>(x | 0x80);
+    *p_++ = static_cast<char>(x);
+    unchecked(static_cast<std::size_t>(p_ - from));
+  }
+  void zigzag(std::int64_t x) { varint(static_cast<std::uint64_t>(x) << 1 ^ static_cast<std::uint64_t>(x >> 63)); }
   void bytes(std::string_view s) {
-    u32(static_cast<std::uint32_t>(s.size()));
+    varint(s.size());
     if (s.size() + kSlack > static_cast<std::size_t>(end_ - p_)) spill(s.size());
     if (!s.empty()) std::memcpy(p_, s.data(), s.size());  // an empty view's data() may be null
     p_ += s.size();
@@ -77,12 +98,15 @@ class RecordWriter {
  private:
   static_assert(sizeof(double) == 8, "IEEE doubles");
   void fixed(const void* x, std::size_t n) {
+    std::memcpy(p_, x, n);
+    p_ += n;
+    unchecked(n);
+  }
+  void unchecked([[maybe_unused]] std::size_t n) {
 #ifndef NDEBUG
     unchecked_ += n;
     assert(unchecked_ <= kSlack && "a record's fixed-size fields between two strings outgrew the slack");
 #endif
-    std::memcpy(p_, x, n);
-    p_ += n;
   }
   // On into the spill string (what was written moves there), with room for `more` bytes and the slack.
   void spill(std::size_t more) {
@@ -119,6 +143,25 @@ class Journal {
   char* room_end() const { return map_ + capacity_; }
   void commit(std::size_t payload_size);
   void append(std::string_view payload);
+  void finish(const RecordWriter& w) {  // the record `w` encoded, whichever way it went
+    if (w.spilled())
+      append(w.payload());
+    else
+      commit(w.size());
+  }
+  // Whether `skill` is used for the first time in this journal (since it was opened or the
+  // names were forgotten, as a reconfiguration may renumber skills): then its name is written.
+  bool first_use(std::uint32_t skill) {
+    if (skill >= named_skills_.size()) named_skills_.resize(skill + 1, false);
+    if (named_skills_[skill]) return false;
+    named_skills_[skill] = true;
+    return true;
+  }
+  void forget_skill_names() { named_skills_.clear(); }
+  // The event number the next record has without saying it (kNumberedEvent): one more than
+  // the last record's; unknown (never equal) before the first record of a continued journal.
+  std::uint64_t next_event() const { return next_event_; }
+  void set_next_event(std::uint64_t event) { next_event_ = event; }
   void sync(std::size_t from = 0);  // the records (from byte `from`) reach the disk before this returns
   const std::string& path() const { return path_; }
 
@@ -133,6 +176,8 @@ class Journal {
   char* map_ = nullptr;
   std::size_t capacity_ = 0;
   std::atomic<std::size_t> size_{0};
+  std::uint64_t next_event_;
+  std::vector<bool> named_skills_;
   // Pages before faulted_ are mapped writable (no page fault on writing there). Made so by the
   // batch syncing thread when asked (off the operations' path), else by the writer itself.
   std::atomic<std::size_t> faulted_{0};

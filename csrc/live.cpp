@@ -31,10 +31,11 @@ void Router::set_skills(AgentRef ref, std::optional<int> site, const std::option
     make_ready(ref, now);
     if (agent.state == AgentState::Ready) agent.since = since;
   }
+  for (const SkillLevel& h : held) journal_skill(h.skill);
   record(JournalOp::SetSkills, now, [&](RecordWriter& w) {
-    w.u32(ref);
-    w.i32(new_site);
-    w.u32(static_cast<std::uint32_t>(held.size()));
+    w.varint(ref);
+    w.zigzag(new_site);
+    w.varint(held.size());
     for (const SkillLevel& h : held) {
       write_skill(w, h.skill);
       w.u8(h.level);
@@ -55,7 +56,7 @@ void Router::remove_agent(AgentRef ref, double now, std::vector<Offer>& out) {
   agent.state = AgentState::Removed;
   agent.since = now;
   agent.reason.clear();
-  record(JournalOp::RemoveAgent, now, [&](RecordWriter& w) { w.u32(ref); });
+  record(JournalOp::RemoveAgent, now, [&](RecordWriter& w) { w.varint(ref); });
 }
 
 void Router::transfer(CallRef ref, int plan, double now, std::vector<Offer>& out) {
@@ -74,8 +75,8 @@ void Router::transfer(CallRef ref, int plan, double now, std::vector<Offer>& out
   const std::uint64_t order = call.order;
   enqueue(ref, now);
   record(JournalOp::Transfer, now, [&](RecordWriter& w) {
-    w.u64(order);
-    w.u32(static_cast<std::uint32_t>(plan));
+    w.varint(order);
+    w.varint(static_cast<std::uint32_t>(plan));
   });
 }
 
@@ -94,7 +95,7 @@ void Router::reprioritize(CallRef ref, std::optional<double> value, std::optiona
   call.standing = standing_priority(call);
   if (queued) queue_insert(call.queue, call, ref);  // same queue, same timer: only its place moves
   record(JournalOp::Reprioritize, now, [&](RecordWriter& w) {
-    w.u64(call.order);
+    w.varint(call.order);
     w.u8(value.has_value());
     w.f64(value.value_or(0.0));
     w.u8(priority.has_value());
@@ -214,6 +215,7 @@ void Router::reconfigure(Config config, const std::vector<int>& plans, const std
   });
   for (CallRef ref : waiting) enqueue(ref, now);
   record(JournalOp::Reconfigure, now, [&](RecordWriter& w) { w.bytes(config_document_); });
+  if (journal_) journal_->forget_skill_names();  // the skills may be numbered anew
 }
 
 }  // namespace ccroute

@@ -151,10 +151,11 @@ AgentRef Router::add_agent(int site, const std::vector<SkillLevel>& skills, std:
   profiles_[profile].members += 1;
   agent.wrapup = wrapup;
   agents_.push_back(std::move(agent));
+  for (const SkillLevel& held : skills) journal_skill(held.skill);
   record(JournalOp::AddAgent, now_, [&](RecordWriter& w) {
     w.bytes(key);
-    w.u32(static_cast<std::uint32_t>(site));
-    w.u32(static_cast<std::uint32_t>(skills.size()));
+    w.varint(static_cast<std::uint32_t>(site));
+    w.varint(skills.size());
     for (const SkillLevel& held : skills) {
       write_skill(w, held.skill);
       w.u8(held.level);
@@ -174,7 +175,7 @@ void Router::ready(AgentRef ref, double now, std::vector<Offer>& out) {
   agent.timer = 0;
   agent.ready_since = now;
   make_ready(ref, now);
-  record(JournalOp::Ready, now, [&](RecordWriter& w) { w.u32(ref); });
+  record(JournalOp::Ready, now, [&](RecordWriter& w) { w.varint(ref); });
 }
 
 void Router::not_ready(AgentRef ref, double now, const std::string& reason, std::vector<Offer>& out) {
@@ -188,7 +189,7 @@ void Router::not_ready(AgentRef ref, double now, const std::string& reason, std:
   agent.since = now;
   agent.reason = reason;
   record(JournalOp::NotReady, now, [&](RecordWriter& w) {
-    w.u32(ref);
+    w.varint(ref);
     w.bytes(reason);
   });
 }
@@ -203,7 +204,7 @@ void Router::logout(AgentRef ref, double now, std::vector<Offer>& out) {
   agent.timer = 0;
   agent.state = AgentState::Offline;
   agent.since = now;
-  record(JournalOp::Logout, now, [&](RecordWriter& w) { w.u32(ref); });
+  record(JournalOp::Logout, now, [&](RecordWriter& w) { w.varint(ref); });
 }
 
 // -------------------------------------------------------------------- calls
@@ -247,20 +248,26 @@ CallRef Router::arrive(const CallSpec& spec, double now, std::vector<Offer>& out
     call.preferred_until = now + spec.preferred_wait;
   call.standing = standing_priority(call);
   tallies_[spec.plan].arrived += 1;
-  const std::uint64_t order = call.order;
   enqueue(ref, now);
-  record(JournalOp::Arrive, now, [&](RecordWriter& w) {
-    w.u64(order);
+  if (spec.language != kNone) journal_skill(static_cast<SkillRef>(spec.language));
+  record(JournalOp::Arrive, now, [&](RecordWriter& w) {  // the call's order is its place among arrivals
     w.bytes(key);
-    w.u32(static_cast<std::uint32_t>(spec.plan));
-    w.i32(spec.region);
-    w.u8(spec.language != kNone);
+    w.varint(static_cast<std::uint32_t>(spec.plan));
+    w.zigzag(spec.region);
+    const auto given = [](double x) {  // not +0.0 (a -0.0 is kept as given)
+      std::uint64_t bits;
+      std::memcpy(&bits, &x, sizeof bits);
+      return bits != 0;
+    };
+    w.u8(static_cast<std::uint8_t>((spec.language != kNone ? kHasLanguage : 0) | (given(spec.value) ? kHasValue : 0) |
+                                   (given(spec.priority) ? kHasPriority : 0) |
+                                   (given(spec.preferred_wait) ? kHasPreferredWait : 0)));
     if (spec.language != kNone) write_skill(w, static_cast<SkillRef>(spec.language));
-    w.f64(spec.value);
-    w.f64(spec.priority);
-    w.i64(spec.repeats);
-    w.i64(spec.preferred_agent);
-    w.f64(spec.preferred_wait);
+    if (given(spec.value)) w.f64(spec.value);
+    if (given(spec.priority)) w.f64(spec.priority);
+    w.zigzag(spec.repeats);
+    w.zigzag(spec.preferred_agent);
+    if (given(spec.preferred_wait)) w.f64(spec.preferred_wait);
   });
   return ref;
 }
@@ -288,8 +295,8 @@ void Router::accept(CallRef ref, AgentRef agent, double now, std::vector<Offer>&
   site.wait_sum += wait;
   site.answered_within += within;
   record(JournalOp::Accept, now, [&](RecordWriter& w) {
-    w.u64(call.order);
-    w.u32(agent);
+    w.varint(call.order);
+    w.varint(agent);
   });
 }
 
@@ -299,8 +306,8 @@ void Router::reject(CallRef ref, AgentRef agent, double now, std::vector<Offer>&
   const std::uint64_t order = offered_to(ref, agent).order;
   unoffer(ref, now, "rejected");
   record(JournalOp::Reject, now, [&](RecordWriter& w) {
-    w.u64(order);
-    w.u32(agent);
+    w.varint(order);
+    w.varint(agent);
   });
 }
 
@@ -316,7 +323,7 @@ void Router::abandon(CallRef ref, double now, std::vector<Offer>& out) {
   const std::uint64_t order = call.order;
   release(ref);
   if (offered) make_ready(agent, now);  // keeps its ready_since: the agent got no work
-  record(JournalOp::Abandon, now, [&](RecordWriter& w) { w.u64(order); });
+  record(JournalOp::Abandon, now, [&](RecordWriter& w) { w.varint(order); });
 }
 
 void Router::hangup(CallRef ref, double now, std::vector<Offer>& out) {
@@ -346,7 +353,7 @@ void Router::hangup(CallRef ref, double now, std::vector<Offer>& out) {
     agent.ready_since = now;
     make_ready(agent_ref, now);
   }
-  record(JournalOp::Hangup, now, [&](RecordWriter& w) { w.u64(order); });
+  record(JournalOp::Hangup, now, [&](RecordWriter& w) { w.varint(order); });
 }
 
 void Router::advance(double now, std::vector<Offer>& out) {

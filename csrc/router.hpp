@@ -523,24 +523,27 @@ class Router {
   void record(JournalOp op, double now, Fields&& fields) {
     if (journal_) {  // encoded in place, in the journal's mapped file (record_ if too big for its room)
       RecordWriter w(journal_->room_begin(), journal_->room_end(), record_);
-      w.u64(events_);
-      w.u8(static_cast<std::uint8_t>(op));
+      const bool numbered = events_ != journal_->next_event();
+      w.u8(static_cast<std::uint8_t>(static_cast<std::uint8_t>(op) | (numbered ? kNumberedEvent : 0)));
+      if (numbered) w.varint(events_);
       w.f64(now);
       fields(w);
-      if (w.spilled())
-        journal_->append(w.payload());
-      else
-        journal_->commit(w.size());
+      journal_->finish(w);
+      journal_->set_next_event(events_ + 1);
     }
     ++events_;
   }
-  // Skills travel by name where they have one, so that a journal does not depend on the order
-  // in which a router numbered them; unnamed ones (the C API's) by number.
-  void write_skill(RecordWriter& w, SkillRef skill) const {
-    w.u16(skill);
-    w.bytes(skill_names_[skill]);
+  // Skills travel by number, each named (a SkillName record) before the first record of the
+  // journal that uses it, so that a journal does not depend on the order in which a router
+  // numbered them; unnamed ones (the C API's) by number alone. Called before record().
+  void journal_skill(SkillRef skill) {
+    if (journal_ && journal_->first_use(skill) && !skill_names_[skill].empty()) name_skill(skill);
   }
-  SkillRef read_skill(codec::Reader& r);
+  void name_skill(SkillRef skill);
+  static void write_skill(RecordWriter& w, SkillRef skill) { w.varint(skill); }
+  // A skill a record names, by the journal's names for the writer's numbers (`names`) or
+  // by number.
+  SkillRef read_skill(codec::Reader& r, const std::unordered_map<std::uint64_t, std::string_view>& names);
   // time
   void begin(double now, std::vector<Offer>& out);
   void fire_timers(double now);

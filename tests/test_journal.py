@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ccroute import Config, Offer, Plan, RestoreError, Step
+from ccroute import journal as journals
 from ccroute.journal import JournalWarning
 from ccroute.reference import ReferenceRouter
 from test_equivalence import continue_alike, draw_centre, observe
@@ -112,7 +113,7 @@ def test_a_torn_last_record_is_dropped_with_a_warning(Router, tmp_path):
     r = day(Router, path)
     r.stop_journal()
     data = path.read_bytes()
-    path.write_bytes(data[:-24])  # the accept's record, cut short as by a crash mid-write
+    path.write_bytes(data[:-12])  # the accept's record (24 bytes), cut short as by a crash mid-write
     with pytest.warns(JournalWarning, match="torn last record"):
         twin = type(r).recover(CONFIG, str(path))
     assert twin.call_info(7).state == "offered"  # the accept had not returned
@@ -123,12 +124,49 @@ def test_a_torn_last_record_is_dropped_with_a_warning(Router, tmp_path):
         assert type(r).recover(CONFIG, str(path)).call_info(7).state == "connected"
 
 
+def test_skills_are_named_once_and_anew_after_a_reconfiguration_or_a_recovery(router_pair, tmp_path):
+    """Format 3 numbers a record's skills, naming each (a skill_name record) before its first
+    use: the numbering may change with a reconfiguration, and the writer after a recovery is
+    another router, with its own numbering."""
+    writer, recoverer = router_pair
+    path = str(tmp_path / "j")
+    closed = Config(sites=CONFIG.sites, regions=CONFIG.regions, plans=CONFIG.plans, offer_timeout=10.0,
+                    skills=["lang:cmn", "lang:yue", "card"])  # numbered anew
+
+    def first_part(r):
+        r.reconfigure(closed, 4.0)
+        r.arrive("c2", "card", 5.0, language="lang:yue")
+
+    def second_part(r):
+        r.arrive("c3", "card", 6.0, language="lang:yue")
+        r.set_skills(2, 7.0, {"card": 4, "lang:cmn": 2})
+
+    uninterrupted = day(writer, tmp_path / "u")
+    first_part(uninterrupted)
+    second_part(uninterrupted)
+    r = day(writer, path)  # lang:yue, used by an agent and a call: named once
+    named = [journals.read_skill_name(rec.fields)[1]
+             for rec in journals.read(path).records if rec.op is journals.Op.SKILL_NAME]
+    assert sorted(named) == ["card", "lang:yue"]
+    first_part(r)
+    r.stop_journal()
+    twin = recoverer.recover(CONFIG, path)  # another router: it names the skills again
+    second_part(twin)
+    twin.stop_journal()
+    again = writer.recover(CONFIG, path)
+    assert observe(again, 8.0) == observe(uninterrupted, 8.0)
+    assert again.snapshot() == uninterrupted.snapshot()
+    for router in (again, uninterrupted):
+        router.stop_journal()
+
+
 @pytest.mark.parametrize("damage, reason", [
     (lambda b: b"", "empty"),
     (lambda b: b"CCRSNAP\0" + b[8:], "not a ccroute journal"),
     (lambda b: b[:8] + bytes([9]) + b[9:], "version 9"),
-    # Version 1 (zlib's CRC-32 where 2 has CRC-32C) is refused, naming both versions.
-    (lambda b: b[:8] + bytes([1]) + b[9:], "format version 1, this ccroute reads version 2"),
+    # Versions 1 (zlib's CRC-32) and 2 (fixed-width fields) are refused, naming both versions.
+    (lambda b: b[:8] + bytes([1]) + b[9:], "format version 1, this ccroute reads version 3"),
+    (lambda b: b[:8] + bytes([2]) + b[9:], "format version 2, this ccroute reads version 3"),
     (lambda b: b[:20] + bytes([b[20] ^ 1]) + b[21:], "damaged header"),
     (lambda b: b[:60] + bytes([b[60] ^ 1]) + b[61:], "damaged record at byte 48 before valid ones"),
 ])

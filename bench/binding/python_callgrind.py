@@ -9,6 +9,8 @@ which CPython itself never calls), and callgrind collects inside glibc's ``qsort
     python setup.py build_ext --inplace && PYTHONPATH=src python bench/binding/python_callgrind.py
 
 ``--functions`` adds the costliest functions (inclusive) of one scenario's round.
+``--journal none|batch|every`` counts a router journaling (to a temporary file) instead:
+the difference to the plain count is what a record costs through Python.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import ctypes
 import ctypes.util
+import functools
 import os
 import random
 import re
@@ -23,16 +26,21 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Optional
 
 K = 1000
 SCENARIOS = ("arrive_match", "arrive_enqueue", "ready_pick", "agent_state")
 
 
-def _rounds(scenario: str):
+def _rounds(scenario: str, journal: Optional[str]):
     """(round, restore): one measured round of K decisions and what undoes it."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     import centre as bank  # noqa: PLC0415  (bench/centre.py)
     from ccroute import Router  # noqa: PLC0415
+
+    if journal is not None:
+        path = os.path.join(tempfile.mkdtemp(), "ccroute.journal")  # left to the system's cleaning of /tmp
+        Router = functools.partial(Router, journal=path, sync=journal)  # noqa: N806
 
     if scenario in ("arrive_match", "agent_state"):
         c = bank.agent_surplus(Router, 5000)
@@ -66,9 +74,9 @@ def _rounds(scenario: str):
     return run, (lambda results: bank.undo_arrivals(router, rows, results, clock[0]))
 
 
-def child(scenario: str) -> None:
+def child(scenario: str, journal: Optional[str]) -> None:
     """Runs under callgrind: warm-up rounds, then the measured one inside qsort."""
-    run, restore = _rounds(scenario)
+    run, restore = _rounds(scenario, journal)
     for _ in range(2):
         restore(run())
     kept = []
@@ -80,12 +88,13 @@ def child(scenario: str) -> None:
     assert len(kept) == 1, "qsort compared more than once"
 
 
-def count(scenario: str, functions: int) -> float:
+def count(scenario: str, functions: int, journal: Optional[str]) -> float:
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "callgrind.out"
         env = {**os.environ, "PYTHONHASHSEED": "0"}
         subprocess.run(["valgrind", "--tool=callgrind", "--collect-atstart=no", "--toggle-collect=qsort_r",
-                        f"--callgrind-out-file={out}", sys.executable, __file__, "--child", scenario],
+                        f"--callgrind-out-file={out}", sys.executable, __file__, "--child", scenario,
+                        *(["--journal", journal] if journal else [])],
                        env=env, check=True, capture_output=True)
         total = int(re.search(r"^(?:totals|summary): (\d+)", out.read_text(), re.MULTILINE).group(1))
         if functions:
@@ -99,13 +108,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("scenarios", nargs="*", choices=[*SCENARIOS, []], help="default: all")
     parser.add_argument("--functions", type=int, default=0, help="print about this many function lines")
+    parser.add_argument("--journal", choices=["none", "batch", "every"], help="the router journals, with this sync")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child)
+        child(args.child, args.journal)
         return 0
     for scenario in args.scenarios or SCENARIOS:
-        print(f"{scenario:<16} {count(scenario, args.functions):>8.0f} instructions per decision", flush=True)
+        per_decision = count(scenario, args.functions, args.journal)
+        print(f"{scenario:<16} {per_decision:>8.0f} instructions per decision", flush=True)
     return 0
 
 

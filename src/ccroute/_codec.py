@@ -47,6 +47,41 @@ class Reader:
         self.at += n
         return self.data[self.at - n:self.at]
 
+    def varint(self) -> int:
+        """An unsigned LEB128 varint (the journal's integers): 7 bits a byte, the lowest first."""
+        x = shift = 0
+        while shift < 64:
+            if self.at >= len(self.data):
+                raise self.fail("truncated")
+            byte = self.data[self.at]
+            self.at += 1
+            x |= (byte & 0x7F) << shift
+            if not byte & 0x80:
+                if x >> 64:
+                    break
+                return x
+            shift += 7
+        raise self.fail("a number out of range")
+
+    def zigzag(self) -> int:
+        """A signed varint, zigzag-mapped (0, -1, 1, -2, ... written as 0, 1, 2, 3, ...)."""
+        x = self.varint()
+        return (x >> 1) ^ -(x & 1)
+
+    def varint_bytes(self) -> bytes:
+        n = self.varint()
+        if self.at + n > len(self.data):
+            raise self.fail("truncated")
+        self.at += n
+        return self.data[self.at - n:self.at]
+
+    def varint_count(self, min_item_size: int) -> int:
+        """As :meth:`count`, the count a varint."""
+        n = self.varint()
+        if n > 0xFFFFFFFF or n * min_item_size > len(self.data) - self.at:
+            raise self.fail("a count larger than the data")
+        return n
+
     def count(self, min_item_size: int) -> int:
         """A count of items of at least ``min_item_size`` bytes: never more than the data holds."""
         n = self.get("I")

@@ -43,7 +43,8 @@ import warnings
 
 from .errors import (ConfigError, DuplicateIdError, InvalidArgumentError,
                      InvalidTransitionError, RestoreError, RoutingError, TimeOrderError, UnknownIdError, shown)
-from .journal import JournalWarning, check_sync
+from ._codec import Reader
+from .journal import JournalWarning, check_sync, read_reconfigure
 from .snapshot import config_fingerprint, decode_id, encode_id
 from .types import AGENT_STATES, CALL_STATES, MAX_REPEATS, AgentInfo
 from .types import AgentScore as PyAgentScore
@@ -110,6 +111,9 @@ cdef extern from *:
     PyObject* _dict_get "PyDict_GetItemWithError"(object d, object key)  # borrowed; NULL: absent or error
     PyObject* _dict_setdefault "PyDict_SetDefault"(object d, object key, object default) except NULL  # borrowed
     Py_ssize_t PyDict_GET_SIZE(object d)
+    bint _is_compact_ascii "PyUnicode_IS_COMPACT_ASCII"(object s)  # of a str: its characters are its UTF-8
+    void* _ascii_data "PyUnicode_DATA"(object s)
+    Py_ssize_t _str_length "PyUnicode_GET_LENGTH"(object s)
 
 
 cdef extern from *:
@@ -616,16 +620,21 @@ cdef class Router:
         """``self.key = encode_id(ident)``, without a Python object in the common cases.
 
         On every journaled ``arrive``: the key is sized (no work when as long as the last
-        one) and written in place, rather than assigned and appended (~100 instructions)."""
+        one) and written in place, rather than assigned and appended (~100 instructions);
+        an ASCII str's characters are read where they are (no call, no ``try``: ~40 fewer)."""
         cdef Py_ssize_t size
         cdef const char* utf8 = NULL
         cdef int64_t number
         cdef char* key
         if type(ident) is str:
-            try:
-                utf8 = PyUnicode_AsUTF8AndSize(ident, &size)
-            except UnicodeEncodeError:  # a lone surrogate: the general path below
-                utf8 = NULL
+            if _is_compact_ascii(ident):
+                utf8 = <const char*>_ascii_data(ident)
+                size = _str_length(ident)
+            else:
+                try:
+                    utf8 = PyUnicode_AsUTF8AndSize(ident, &size)
+                except UnicodeEncodeError:  # a lone surrogate: the general path below
+                    utf8 = NULL
             if utf8 != NULL:
                 self.key.resize(<size_t>size + 1)
                 key = <char*>self.key.data()
@@ -1209,7 +1218,7 @@ cdef class Router:
             if at == contents.records.size():
                 break
             record = <bytes>contents.records[at].fields.data()[:contents.records[at].fields.size()]
-            document = record[4:4 + int.from_bytes(record[:4], "little")]
+            document = read_reconfigure(Reader(record, "journal record"))
             try:
                 router.reconfigure(Config.from_document(document), contents.records[at].now)
             except (RoutingError, ValueError, KeyError, TypeError) as error:

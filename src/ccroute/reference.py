@@ -24,7 +24,7 @@ import math
 import sys
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, NoReturn, Optional
+from typing import Any, Callable, Iterable, Mapping, NoReturn, Optional
 
 from . import journal as journals
 from . import snapshot as snapshots
@@ -167,7 +167,8 @@ class ReferenceRouter:
         self._agents[agent_id] = agent
         self._all_agents.append(agent)
         self._log(Op.ADD_AGENT, self._now, lambda: journals.add_agent_fields(
-            snapshots.encode_id(agent_id), self.config.sites.index(site), self._numbered(agent.skills), wrapup))
+            snapshots.encode_id(agent_id), self.config.sites.index(site), self._numbered(agent.skills), wrapup),
+            lambda: self._named(agent.skills))
 
     def set_skills(self, agent_id: Id, now: float, skills: Optional[Mapping[str, int]] = None,
                    site: Optional[str] = None) -> list[Offer]:
@@ -185,7 +186,8 @@ class ReferenceRouter:
             if agent.state == "ready":
                 agent.since = since
         return self._end(Op.SET_SKILLS, lambda: journals.set_skills_fields(
-            agent.order, self.config.sites.index(agent.site), self._numbered(agent.skills)))
+            agent.order, self.config.sites.index(agent.site), self._numbered(agent.skills)),
+            lambda: self._named(agent.skills))
 
     def remove_agent(self, agent_id: Id, now: float) -> list[Offer]:
         agent = self._agent(agent_id)
@@ -248,10 +250,11 @@ class ReferenceRouter:
         self._tallies[plan].arrived += 1
         self._enqueue(call, now)
         return self._end(Op.ARRIVE, lambda: journals.arrive_fields(
-            call.order, snapshots.encode_id(call_id), list(self._plans).index(plan),
+            snapshots.encode_id(call_id), list(self._plans).index(plan),
             -1 if region is None else list(self.config.regions).index(region),
-            None if language is None else (self._skill_number(language), language), value, priority, repeats,
-            -1 if call.preferred is None else call.preferred.order, preferred_wait))
+            None if language is None else self._skill_number(language), value, priority, repeats,
+            -1 if call.preferred is None else call.preferred.order, preferred_wait),
+            lambda: self._named([] if language is None else [language]))
 
     def accept(self, call_id: Id, agent_id: Id, now: float) -> list[Offer]:
         agent = self._agent(agent_id)
@@ -553,7 +556,14 @@ class ReferenceRouter:
         agents = self._all_agents  # the journal numbers agents in the order added
         calls = {c.order: c.id for c in self._calls.values()}  # and calls by creation order
         plans, regions = list(self._plans), list(self.config.regions)
+        skills: dict[int, str] = {}  # the writer's skill numbers, named by its skill_name records
         for record in contents.records:
+            if record.op is Op.SKILL_NAME:  # read even before the snapshot's events: the records after may use it
+                number, name = journals.read_skill_name(record.fields)
+                skills[number] = name
+                continue
+            if record.op is Op.RECONFIGURE:
+                skills.clear()  # the writer names its skills anew
             if record.event < self._events:
                 continue  # in the snapshot already
             if record.event > self._events:
@@ -562,43 +572,43 @@ class ReferenceRouter:
             f, op, now = record.fields, record.op, record.now
             try:
                 if op is Op.ADD_AGENT:
-                    key, (site, n) = f.bytes(), f.get("II")
-                    skills = {journals.read_skill(f): f.get("B") for _ in range(n)}
+                    key, site = f.varint_bytes(), f.varint()
+                    held = journals.read_skills(f, skills)
                     has_wrapup, wrapup = f.get("?d")
-                    self.add_agent(snapshots.decode_id(key), self.config.sites[site], skills,
+                    self.add_agent(snapshots.decode_id(key), self.config.sites[site], held,
                                    wrapup if has_wrapup else None)
                 elif op in (Op.READY, Op.LOGOUT):
-                    getattr(self, op.name.lower())(agents[f.get("I")].id, now)
+                    getattr(self, op.name.lower())(agents[f.varint()].id, now)
                 elif op is Op.NOT_READY:
-                    self.not_ready(agents[f.get("I")].id, now, f.bytes().decode("utf-8", "surrogatepass"))
+                    agent = f.varint()
+                    self.not_ready(agents[agent].id, now, f.varint_bytes().decode("utf-8", "surrogatepass"))
                 elif op is Op.ARRIVE:
-                    order, call_id = f.get("Q"), snapshots.decode_id(f.bytes())
-                    plan, region, has_language = f.get("Ii?")
-                    language = journals.read_skill(f) if has_language else None
-                    value, priority, repeats, preferred, preferred_wait = f.get("ddqqd")
-                    assert order == self._calls_created, "a call created out of order"
+                    key, plan, region, language, value, priority, repeats, preferred, preferred_wait = (
+                        journals.read_arrive(f, skills))
+                    call_id = snapshots.decode_id(key)
                     self.arrive(call_id, plans[plan], now, regions[region] if region >= 0 else None, language, value,
                                 priority, repeats, agents[preferred].id if preferred >= 0 else None, preferred_wait)
-                    calls[order] = call_id
+                    calls[self._calls[call_id].order] = call_id  # the journal names it by its order from now on
                 elif op in (Op.ACCEPT, Op.REJECT):
-                    order, agent = f.get("QI")
+                    order, agent = f.varint(), f.varint()
                     getattr(self, op.name.lower())(calls[order], agents[agent].id, now)
                 elif op in (Op.ABANDON, Op.HANGUP):
-                    getattr(self, op.name.lower())(calls.pop(f.get("Q")), now)
+                    getattr(self, op.name.lower())(calls.pop(f.varint()), now)
                 elif op is Op.SET_SKILLS:
-                    agent, site = f.get("Ii")
-                    self.set_skills(agents[agent].id, now, journals.read_skills(f), self.config.sites[site])
+                    agent, site = f.varint(), f.zigzag()
+                    self.set_skills(agents[agent].id, now, journals.read_skills(f, skills), self.config.sites[site])
                 elif op is Op.REMOVE_AGENT:
-                    self.remove_agent(agents[f.get("I")].id, now)
+                    self.remove_agent(agents[f.varint()].id, now)
                 elif op is Op.TRANSFER:
-                    order, plan = f.get("QI")
+                    order, plan = f.varint(), f.varint()
                     self.transfer(calls[order], plans[plan], now)
                 elif op is Op.REPRIORITIZE:
-                    order, has_value, value, has_priority, priority = f.get("Q?d?d")
+                    order = f.varint()
+                    has_value, value, has_priority, priority = f.get("?d?d")
                     self.reprioritize(calls[order], now, value if has_value else None,
                                       priority if has_priority else None)
                 elif op is Op.RECONFIGURE:
-                    self.reconfigure(Config.from_document(f.bytes()), now)
+                    self.reconfigure(Config.from_document(journals.read_reconfigure(f)), now)
                     plans, regions = list(self._plans), list(self.config.regions)
                 else:
                     self.advance(now)
@@ -844,17 +854,19 @@ class ReferenceRouter:
         self._log(Op.ADVANCE, self._now)
         raise InvalidTransitionError(message, self._hand_over())
 
-    def _log(self, op: Op, now: float, fields: Callable[[], bytes] = bytes) -> None:
-        """Counts an operation that changed the router and journals it."""
+    def _log(self, op: Op, now: float, fields: Callable[[], bytes] = bytes,
+             skills: Callable[[], list[tuple[int, str]]] = list) -> None:
+        """Counts an operation that changed the router and journals it (``skills``: the skills its record numbers)."""
         if self._journal is not None:
-            self._journal.append(journals.record(self._events, op, now, fields()))
+            self._journal.append(self._events, op, now, fields(), skills())
         self._events += 1
 
     def _skill_number(self, name: str) -> int:
         return self._skill_numbers.setdefault(name, len(self._skill_numbers))
 
-    def _end(self, op: Op, fields: Callable[[], bytes] = bytes) -> list[Offer]:
-        self._log(op, self._now, fields)
+    def _end(self, op: Op, fields: Callable[[], bytes] = bytes,
+             skills: Callable[[], list[tuple[int, str]]] = list) -> list[Offer]:
+        self._log(op, self._now, fields, skills)
         return self._hand_over()
 
     def _hand_over(self) -> list[Offer]:
@@ -923,6 +935,9 @@ class ReferenceRouter:
         for skill, level in skills.items():
             if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= MAX_LEVEL:
                 raise InvalidArgumentError(f"level of skill {shown(skill)} must be an integer 1–10, got {shown(level)}")
+
+    def _named(self, skills: Iterable[str]) -> list[tuple[int, str]]:
+        return [(self._skill_number(skill), skill) for skill in skills]
 
     def _numbered(self, skills: Mapping[str, int]) -> list[tuple[int, str, int]]:
         return [(self._skill_number(skill), skill, level) for skill, level in skills.items()]
