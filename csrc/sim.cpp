@@ -3,9 +3,68 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <mutex>
 #include <string>
 
 namespace ccroute::sim {
+
+// ------------------------------------------------------------------ reused blocks
+
+namespace {
+// Sizes are rounded up to an eighth of their power of two (at most 12.5 % more), so that a
+// column of about the same length as last run's finds last run's block.
+std::size_t block_size(std::size_t bytes) {
+  const int shift = std::max(0, 64 - __builtin_clzll(bytes - 1) - 3);
+  return (((bytes - 1) >> shift) + 1) << shift;
+}
+
+struct Kept {
+  std::mutex lock;
+  std::vector<std::pair<std::size_t, void*>> blocks;  // (size, block), the latest last
+  std::size_t bytes = 0;
+};
+Kept& kept() {
+  static Kept* instance = new Kept;  // never destroyed: a column may outlive static destruction
+  return *instance;
+}
+}  // namespace
+
+void* take_block(std::size_t bytes) {
+  if (!CCROUTE_NODE_POOL || bytes < kReusedMin) return ::operator new(bytes);
+  const std::size_t size = block_size(bytes);
+  {
+    Kept& k = kept();
+    const std::lock_guard<std::mutex> hold(k.lock);
+    for (auto it = k.blocks.rbegin(); it != k.blocks.rend(); ++it)
+      if (it->first == size) {
+        void* block = it->second;
+        k.blocks.erase(std::next(it).base());
+        k.bytes -= size;
+        return block;
+      }
+  }
+  return ::operator new(size);
+}
+
+void give_block(void* block, std::size_t bytes) {
+  if (!CCROUTE_NODE_POOL || bytes < kReusedMin) return ::operator delete(block);
+  const std::size_t size = block_size(bytes);
+  if (size > kReusedMax) return ::operator delete(block);
+  std::vector<void*> dropped;  // freed after the lock is released
+  {
+    Kept& k = kept();
+    const std::lock_guard<std::mutex> hold(k.lock);
+    k.blocks.emplace_back(size, block);
+    k.bytes += size;
+    std::size_t oldest = 0;
+    while (k.bytes > kReusedMax) {
+      dropped.push_back(k.blocks[oldest].second);
+      k.bytes -= k.blocks[oldest++].first;
+    }
+    k.blocks.erase(k.blocks.begin(), k.blocks.begin() + static_cast<std::ptrdiff_t>(oldest));
+  }
+  for (void* old : dropped) ::operator delete(old);
+}
 
 // ------------------------------------------------------------------ random numbers
 
@@ -484,7 +543,7 @@ class Day {
     }
   }
 
-  void add_span(std::vector<double>& per_interval_site, AgentRef agent, double from, double to, double sign = 1.0) {
+  void add_span(Column<double>& per_interval_site, AgentRef agent, double from, double to, double sign = 1.0) {
     const int site = s_.groups[staff_[agent].group].site;
     to = std::min(to, horizon_);
     for (double t = from; t < to;) {
@@ -516,7 +575,7 @@ class Day {
   Agenda events_;
   std::uint64_t scheduled_ = 0;
   std::vector<Staff> staff_;
-  std::vector<Caller> callers_;
+  Column<Caller> callers_;
   std::vector<std::int32_t> by_ref_;
   std::vector<Offer> out_;
   std::vector<std::pair<std::uint32_t, std::uint32_t>> answer_now_;  // (call, offer) to accept at once

@@ -31,7 +31,7 @@ from libc.string cimport memcmp, memcpy
 from libcpp.vector cimport vector
 
 from ccroute._router cimport (AgentGroup, AgentRef, AgentScore, AgentState, AgentView, CallRef,
-                              CallSpec, CallState, CallView, Decision, Demand, Entity, ErrorKind,
+                              CallSpec, CallState, CallView, Column, Decision, Demand, Entity, ErrorKind,
                               Explanation, JournalContents, Offer, PlanConfig, PlanStats,
                               PriorityTerms, ProgressFunction, Requirement, Result, Scenario,
                               ScoreTerms, Segment, Shift, SkillLevel, StepConfig, Sync, Unmet,
@@ -1219,15 +1219,15 @@ cdef object _column(_SimResult owner, void* data, size_t n, Py_ssize_t itemsize,
     return np.frombuffer(column, dtype=dtype)
 
 
-cdef inline object _doubles(_SimResult owner, vector[double]& v):
+cdef inline object _doubles(_SimResult owner, Column[double]& v):
     return _column(owner, v.data(), v.size(), sizeof(double), b"d", np.float64)
 
 
-cdef inline object _int32s(_SimResult owner, vector[int32_t]& v):
+cdef inline object _int32s(_SimResult owner, Column[int32_t]& v):
     return _column(owner, v.data(), v.size(), sizeof(int32_t), b"i", np.int32)
 
 
-cdef inline object _int8s(_SimResult owner, vector[int8_t]& v):
+cdef inline object _int8s(_SimResult owner, Column[int8_t]& v):
     return _column(owner, v.data(), v.size(), sizeof(int8_t), b"b", np.int8)
 
 
