@@ -610,6 +610,7 @@ class Day {
 
   void finish() {  // calls and agents still there at the horizon: count their time so far
     for_each_call_column([n = callers_.size()](auto& column) { column.resize(n); });
+    where_answered();
     for (AgentRef a = 0; a < staff_.size(); ++a)
       if (router_.agent_state(a) != AgentState::Offline) add_span(r_.logged_in, a, staff_[a].login, horizon_);
     for (std::size_t call = 0; call < callers_.size(); ++call)
@@ -617,6 +618,25 @@ class Day {
         add_span(r_.busy, static_cast<AgentRef>(callers_[call].agent), callers_[call].answered_at, horizon_);
       else if (callers_[call].live)
         r_.wait[call] = horizon_ - r_.arrival[call];
+  }
+
+  void where_answered() {
+    const std::size_t n = callers_.size();
+    r_.site.resize(n), r_.home.resize(n), r_.in_language.resize(n);
+    for (std::size_t call = 0; call < n; ++call) {
+      const std::int32_t agent = r_.agent[call];
+      if (agent < 0) {
+        r_.site[call] = -1, r_.home[call] = 0, r_.in_language[call] = 0;
+        continue;
+      }
+      const AgentGroup& group = s_.groups[staff_[agent].group];
+      const int region = r_.region[call], language = r_.language[call];
+      r_.site[call] = group.site;
+      r_.home[call] = region != kNone && s_.routing.distance[region * s_.routing.n_sites + group.site] == 0;
+      r_.in_language[call] = language != kNone && std::any_of(group.skills.begin(), group.skills.end(), [&](const SkillLevel& held) {
+                               return held.skill == language;
+                             });
+    }
   }
 
   const Scenario& s_;

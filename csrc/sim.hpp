@@ -125,6 +125,11 @@ struct Result {
   Column<std::int8_t> outcome;
   // per call, when predict_waits: Router::expected_wait just before it arrived (NaN: none)
   Column<double> predicted_wait;
+  // per call, where it was answered: the agent's site (-1: not answered), whether that site
+  // is at distance 0 from the caller's region (home), whether the agent holds the caller's
+  // language (in_language); 0 for a call not answered or without a region or language
+  Column<std::int32_t> site;
+  Column<std::uint8_t> home, in_language;
   // per [interval][site]: agent-seconds talking or in wrap-up, and logged in (a call in
   // hand at the end of a shift keeps its agent logged in until it ends)
   Column<double> busy, logged_in;

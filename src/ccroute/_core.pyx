@@ -26,7 +26,7 @@ from cpython.float cimport PyFloat_AS_DOUBLE
 from cpython.long cimport PyLong_AsLongLongAndOverflow
 from cpython.ref cimport Py_INCREF, PyObject
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize
-from libc.stdint cimport int8_t, int32_t, int64_t, uint64_t
+from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint64_t
 from libc.string cimport memcmp, memcpy
 from libcpp.vector cimport vector
 
@@ -1231,6 +1231,10 @@ cdef inline object _int8s(_SimResult owner, Column[int8_t]& v):
     return _column(owner, v.data(), v.size(), sizeof(int8_t), b"b", np.int8)
 
 
+cdef inline object _bools(_SimResult owner, Column[uint8_t]& v):  # 0 or 1 each
+    return _column(owner, v.data(), v.size(), sizeof(uint8_t), b"?", np.bool_)
+
+
 def simulate(config, dict skills, list demand, list groups, double interval, int n_intervals,
              double answer_delay, double no_answer_pause, bint record_events, uint64_t seed,
              progress=None, bint predict_waits=False):
@@ -1294,6 +1298,9 @@ def simulate(config, dict skills, list demand, list groups, double interval, int
     }
     if predict_waits:
         out["predicted_wait"] = _doubles(owner, r.predicted_wait)
+    out["site"] = _int32s(owner, r.site)
+    out["home"] = _bools(owner, r.home)
+    out["in_language"] = _bools(owner, r.in_language)
     if record_events:
         out.update(
             op=_int8s(owner, r.op),

@@ -265,6 +265,8 @@ cdef extern from "sim.hpp" namespace "ccroute::sim" nogil:
         Column[int32_t] plan, region, language, repeats, preferred_agent, agent
         Column[int8_t] outcome
         Column[double] predicted_wait
+        Column[int32_t] site
+        Column[uint8_t] home, in_language
         Column[double] busy, logged_in
         Column[int8_t] op
         Column[double] op_time
