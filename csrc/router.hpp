@@ -283,6 +283,7 @@ class Router {
   // Inline, with the search out of line: the simulator asks before every event, the router
   // before every operation, and most often there is no timer at all.
   std::optional<double> next_due() const {
+    if (timers_.empty()) return std::nullopt;
     const Timer* front = live_timer_front();
     return front ? std::optional<double>(front->due) : std::nullopt;
   }

@@ -112,11 +112,7 @@ double Random::lognormal(const LogNormal& shape) {
   return std::exp(shape.mu + shape.sigma * normal);
 }
 
-std::size_t Random::pick(const std::vector<double>& cumulative) {
-  if (cumulative.size() == 1) {  // the draw is still made, so the stream does not depend on the weights' count
-    next();
-    return 0;
-  }
+std::size_t Random::pick_among(const std::vector<double>& cumulative) {
   const double u = uniform() * cumulative.back();
   const auto it = std::upper_bound(cumulative.begin(), cumulative.end(), u);
   return std::min<std::size_t>(it - cumulative.begin(), cumulative.size() - 1);

@@ -65,9 +65,16 @@ class Random {
     double mu, sigma;
   };
   double lognormal(const LogNormal& shape);
-  std::size_t pick(const std::vector<double>& cumulative);  // index by cumulative weights
+  std::size_t pick(const std::vector<double>& cumulative) {  // index by cumulative weights
+    if (cumulative.size() == 1) {  // the draw is still made, so the stream does not depend on the weights' count
+      next();
+      return 0;
+    }
+    return pick_among(cumulative);
+  }
 
  private:
+  std::size_t pick_among(const std::vector<double>& cumulative);  // of two or more
   std::uint64_t s_[4];
 };
 
