@@ -20,6 +20,8 @@ std::size_t block_size(std::size_t bytes) {
 }
 
 struct Kept {
+  static constexpr std::size_t kBlocks = 64;  // blocks kept at most: room reserved once, so giving one back never allocates
+  Kept() { blocks.reserve(kBlocks); }
   std::mutex lock;
   std::vector<std::pair<std::size_t, void*>> blocks;  // (size, block), the latest last
   std::size_t bytes = 0;
@@ -51,20 +53,16 @@ void give_block(void* block, std::size_t bytes) {
   if (!CCROUTE_NODE_POOL || bytes < kReusedMin) return ::operator delete(block);
   const std::size_t size = block_size(bytes);
   if (size > kReusedMax) return ::operator delete(block);
-  std::vector<void*> dropped;  // freed after the lock is released
-  {
-    Kept& k = kept();
-    const std::lock_guard<std::mutex> hold(k.lock);
-    k.blocks.emplace_back(size, block);
-    k.bytes += size;
-    std::size_t oldest = 0;
-    while (k.bytes > kReusedMax) {
-      dropped.push_back(k.blocks[oldest].second);
-      k.bytes -= k.blocks[oldest++].first;
-    }
-    k.blocks.erase(k.blocks.begin(), k.blocks.begin() + static_cast<std::ptrdiff_t>(oldest));
+  Kept& k = kept();
+  const std::lock_guard<std::mutex> hold(k.lock);
+  std::size_t oldest = 0;  // dropped to make room
+  while (oldest < k.blocks.size() && (k.bytes + size > kReusedMax || k.blocks.size() - oldest == Kept::kBlocks)) {
+    ::operator delete(k.blocks[oldest].second);
+    k.bytes -= k.blocks[oldest++].first;
   }
-  for (void* old : dropped) ::operator delete(old);
+  k.blocks.erase(k.blocks.begin(), k.blocks.begin() + static_cast<std::ptrdiff_t>(oldest));
+  k.blocks.emplace_back(size, block);  // within the room reserved
+  k.bytes += size;
 }
 
 // ------------------------------------------------------------------ random numbers
