@@ -70,7 +70,8 @@ MemoryUse Router::memory_use() const {
   MemoryUse use;
   use.calls = vector_bytes(calls_) + vector_bytes(free_calls_);  // a Call holds no heap of its own
 
-  use.queues = vector_bytes(queues_) + vector_bytes(heads_) + vector_bytes(queue_slots_);
+  use.queues = vector_bytes(queues_) + vector_bytes(heads_) + vector_bytes(queue_slots_) +
+               vector_bytes(step_queues_);
   std::size_t pooled = 0;  // bytes of the pool's nodes in use
   for (const Queue& queue : queues_) {
     const std::size_t entries = btree_bytes(queue.calls);

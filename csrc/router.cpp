@@ -378,20 +378,13 @@ const Timer* Router::live_timer_front() const {
 }
 
 AgentState Router::agent_state(AgentRef ref) const {
-  if (ref >= agents_.size()) fail(ErrorKind::UnknownId, "unknown agent #" + std::to_string(ref));
+  if (ref >= agents_.size()) refuse_agent(ref);
   return agents_[ref].state;
 }
 
 const std::string* Router::agent_reason(AgentRef ref) const {
   return agent_state(ref) == AgentState::NotReady ? &agents_[ref].reason : nullptr;
 }
-
-CallState Router::call_state(CallRef ref) const {
-  if (!call_live(ref)) fail(ErrorKind::UnknownId, "unknown call #" + std::to_string(ref));
-  return calls_[ref].state;
-}
-
-bool Router::call_live(CallRef ref) const { return ref < calls_.size() && calls_[ref].live; }
 
 CallView Router::call_view(CallRef ref) const {
   call_state(ref);  // refuses a handle that is not live
@@ -444,29 +437,34 @@ void Router::refuse_time(double now) const {
   fail(ErrorKind::TimeOrder, "time went backwards: now=" + num(now) + " is before " + num(now_));
 }
 
+void Router::refuse_call(CallRef ref) const { fail(ErrorKind::UnknownId, "unknown call #" + std::to_string(ref)); }
+
+void Router::refuse_agent(AgentRef ref) const { fail(ErrorKind::UnknownId, "unknown agent #" + std::to_string(ref)); }
+
 Router::Agent& Router::agent_at(AgentRef ref) {
-  if (ref >= agents_.size() || agents_[ref].state == AgentState::Removed)
-    fail(ErrorKind::UnknownId, "unknown agent #" + std::to_string(ref));
+  if (ref >= agents_.size() || agents_[ref].state == AgentState::Removed) refuse_agent(ref);
   return agents_[ref];
 }
 
 Router::Call& Router::call_at(CallRef ref) {
-  if (!call_live(ref)) fail(ErrorKind::UnknownId, "unknown call #" + std::to_string(ref));
+  if (!call_live(ref)) refuse_call(ref);
   return calls_[ref];
 }
 
 // Rule 3: only the agent holding the call's current offer may answer it.
 Router::Call& Router::offered_to(CallRef ref, AgentRef agent) {
-  const bool live = call_live(ref);
-  require(live && calls_[ref].state == CallState::Offered && calls_[ref].agent == agent, [&] {
-    std::string why = "agent " + name(Entity::Agent, agent) + " holds no offer of call " + name(Entity::Call, ref) + ": ";
-    if (!live) return why + "the call is not in the router (abandoned, ended or never arrived)";
-    const Call& call = calls_[ref];
-    if (call.state == CallState::Waiting) return why + "the call is waiting, offered to no agent";
-    return why + "the call is " + (call.state == CallState::Offered ? "offered to" : "connected to") + " agent " +
-           name(Entity::Agent, call.agent);
-  });
+  if (!(call_live(ref) && calls_[ref].state == CallState::Offered && calls_[ref].agent == agent))
+    refuse_offer(ref, agent);
   return calls_[ref];
+}
+
+void Router::refuse_offer(CallRef ref, AgentRef agent) {
+  std::string why = "agent " + name(Entity::Agent, agent) + " holds no offer of call " + name(Entity::Call, ref) + ": ";
+  if (!call_live(ref)) refuse(why + "the call is not in the router (abandoned, ended or never arrived)");
+  const Call& call = calls_[ref];
+  if (call.state == CallState::Waiting) refuse(why + "the call is waiting, offered to no agent");
+  refuse(why + "the call is " + (call.state == CallState::Offered ? "offered to" : "connected to") + " agent " +
+         name(Entity::Agent, call.agent));
 }
 
 std::string Router::name(Entity entity, std::uint32_t ref) const {
@@ -481,7 +479,8 @@ void Router::begin(double now, std::vector<Offer>& out) {
   check_time(now);
   now_ = now;
   out_ = &out;
-  fire_timers(now);
+  // Most operations find no timer due, not even a cancelled one: then no call at all.
+  if (!timers_.empty() && timers_.top().due <= now) fire_timers(now);
 }
 
 std::uint64_t Router::start_timer(double due, bool for_agent, std::uint32_t ref, int lane) {
@@ -521,6 +520,7 @@ void Router::lay_out_steps() {
       steps_.push_back(StepInfo{step.after, step.language_level, step.max_distance, lane});
     }
   }
+  step_queues_.assign(steps_.size(), kNone);
   tiers_.clear();
   tier_start_.assign(1, 0);
   for (int region = 0; region < config_.n_regions; ++region) {
@@ -777,7 +777,17 @@ Router::QueueKey Router::key_for(const Call& call) const {
 }
 
 int Router::queue_for(const Call& call) {
-  const QueueKey key = key_for(call);
+  if (call.phase == kPreferred) return queue_of(key_for(call));
+  // A step that neither a language nor a distance limits has one queue: kept by step, so
+  // that most calls find theirs without building and hashing a key.
+  const int step = step_index(call.plan, call.phase);
+  if (step_queues_[step] != kNone) return step_queues_[step];
+  const int q = queue_of(key_for(call));
+  if (steps_[step].language_level == 0 && steps_[step].max_distance == kNone) step_queues_[step] = q;
+  return q;
+}
+
+int Router::queue_of(const QueueKey& key) {
   std::size_t mask = queue_slots_.size() - 1;
   std::size_t i = QueueKeyHash{}(key) & mask;
   for (; queue_slots_[i].queue != kNone; i = (i + 1) & mask)
@@ -805,6 +815,7 @@ int Router::queue_for(const Call& call) {
 
 void Router::index_queues(std::size_t slots) {
   queue_slots_.assign(slots, QueueSlot{});
+  step_queues_.assign(steps_.size(), kNone);
   const std::size_t mask = slots - 1;
   for (std::size_t q = 0; q < queues_.size(); ++q) {
     std::size_t i = QueueKeyHash{}(queues_[q].key) & mask;
@@ -897,6 +908,15 @@ std::optional<Router::Candidate> Router::best_agent(const Call& call, const Queu
   // Rule 2: the best-scoring ready agent among the profiles the call's queue admits.
   std::optional<Candidate> best;
   if (queue.ready_profiles == 0) return best;
+  if (queue.ready_profiles == 1 && config_.plans[call.plan].steps[call.phase].weights.idle >= 0) {
+    // One profile to choose from, where the longest idle wins: its score has nothing to be
+    // compared with (enqueue, the only caller, reads the agent only).
+    for (int p : queue.profiles)
+      if (!profiles_[p].ready.empty()) {
+        const ReadyEntry& first = profiles_[p].ready.front();
+        return Candidate{0.0, first.since(), first.agent};
+      }
+  }
   for (int p : queue.profiles) {
     if (profiles_[p].ready.empty()) continue;
     std::optional<Candidate> c = best_in_profile(call, profiles_[p], t);

@@ -288,13 +288,18 @@ class Router {
   // Inline, with the search out of line: the simulator asks before every event, the router
   // before every operation, and most often there is no timer at all.
   std::optional<double> next_due() const {
+    if (timers_.empty()) return std::nullopt;
     const Timer* front = live_timer_front();
     return front ? std::optional<double>(front->due) : std::nullopt;
   }
   AgentState agent_state(AgentRef agent) const;
   const std::string* agent_reason(AgentRef agent) const;  // nullptr unless not ready
-  CallState call_state(CallRef call) const;
-  bool call_live(CallRef call) const;
+  // Inline, with the refusal out of line: the simulator asks before every answer.
+  CallState call_state(CallRef call) const {
+    if (!call_live(call)) refuse_call(call);
+    return calls_[call].state;
+  }
+  bool call_live(CallRef call) const { return call < calls_.size() && calls_[call].live; }
   CallView call_view(CallRef call) const;
   AgentView agent_view(AgentRef agent) const;
   void call_views(std::vector<CallView>& out) const;   // every live call, in arrival order
@@ -549,6 +554,11 @@ class Router {
   void fire_timers(double now);
   const Timer* live_timer_front() const;  // the earliest timer not cancelled (dropping those before it), or null
   [[noreturn]] void refuse_time(double now) const;
+  // Refusals of a handle that names no live call, of an agent not in the router, of an answer
+  // by an agent that holds no offer of the call: out of line, so that the checks inline.
+  [[noreturn]] void refuse_call(CallRef call) const;
+  [[noreturn]] void refuse_agent(AgentRef agent) const;
+  [[noreturn]] void refuse_offer(CallRef call, AgentRef agent);
   std::uint64_t start_timer(double due, bool for_agent, std::uint32_t ref, int lane);
   // Lanes of timers (timers.hpp) that are created in the order they fall due: offer time-outs;
   // ends of wrap-up by the plan's wrap-up time; a call reaching a step by the step's delay
@@ -587,6 +597,7 @@ class Router {
   std::optional<double> next_phase_start(const Call& call) const;
   QueueKey key_for(const Call& call) const;
   int queue_for(const Call& call);
+  int queue_of(const QueueKey& key);     // the queue of calls with this key, made on first use
   void index_queues(std::size_t slots);  // rebuilds queue_slots_ with this many slots
   bool admits(const QueueKey& key, const Profile& profile) const;
   int distance(int region, int site) const;
@@ -647,6 +658,7 @@ class Router {
     int queue = kNone;  // kNone: free
   };
   std::vector<QueueSlot> queue_slots_ = std::vector<QueueSlot>(16);  // a power of two in size, at most half full
+  std::vector<int> step_queues_;  // by step_index: the queue of a step without language or distance limit, once made
   std::vector<PlanStats> tallies_;
   std::vector<SiteTally> site_tallies_;  // by site
   std::vector<Offer>* out_ = nullptr;

@@ -2,10 +2,68 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
+#include <mutex>
 #include <string>
 
 namespace ccroute::sim {
+
+// ------------------------------------------------------------------ reused blocks
+
+namespace {
+// Sizes are rounded up to an eighth of their power of two (at most 12.5 % more), so that a
+// column of about the same length as last run's finds last run's block.
+std::size_t block_size(std::size_t bytes) {
+  const int shift = std::max(0, 64 - __builtin_clzll(bytes - 1) - 3);
+  return (((bytes - 1) >> shift) + 1) << shift;
+}
+
+struct Kept {
+  static constexpr std::size_t kBlocks = 64;  // blocks kept at most: room reserved once, so giving one back never allocates
+  Kept() { blocks.reserve(kBlocks); }
+  std::mutex lock;
+  std::vector<std::pair<std::size_t, void*>> blocks;  // (size, block), the latest last
+  std::size_t bytes = 0;
+};
+Kept& kept() {
+  static Kept* instance = new Kept;  // never destroyed: a column may outlive static destruction
+  return *instance;
+}
+}  // namespace
+
+void* take_block(std::size_t bytes) {
+  if (!CCROUTE_NODE_POOL || bytes < kReusedMin) return ::operator new(bytes);
+  const std::size_t size = block_size(bytes);
+  {
+    Kept& k = kept();
+    const std::lock_guard<std::mutex> hold(k.lock);
+    for (auto it = k.blocks.rbegin(); it != k.blocks.rend(); ++it)
+      if (it->first == size) {
+        void* block = it->second;
+        k.blocks.erase(std::next(it).base());
+        k.bytes -= size;
+        return block;
+      }
+  }
+  return ::operator new(size);
+}
+
+void give_block(void* block, std::size_t bytes) {
+  if (!CCROUTE_NODE_POOL || bytes < kReusedMin) return ::operator delete(block);
+  const std::size_t size = block_size(bytes);
+  if (size > kReusedMax) return ::operator delete(block);
+  Kept& k = kept();
+  const std::lock_guard<std::mutex> hold(k.lock);
+  std::size_t oldest = 0;  // dropped to make room
+  while (oldest < k.blocks.size() && (k.bytes + size > kReusedMax || k.blocks.size() - oldest == Kept::kBlocks)) {
+    ::operator delete(k.blocks[oldest].second);
+    k.bytes -= k.blocks[oldest++].first;
+  }
+  k.blocks.erase(k.blocks.begin(), k.blocks.begin() + static_cast<std::ptrdiff_t>(oldest));
+  k.blocks.emplace_back(size, block);  // within the room reserved
+  k.bytes += size;
+}
 
 // ------------------------------------------------------------------ random numbers
 
@@ -52,11 +110,7 @@ double Random::lognormal(const LogNormal& shape) {
   return std::exp(shape.mu + shape.sigma * normal);
 }
 
-std::size_t Random::pick(const std::vector<double>& cumulative) {
-  if (cumulative.size() == 1) {  // the draw is still made, so the stream does not depend on the weights' count
-    next();
-    return 0;
-  }
+std::size_t Random::pick_among(const std::vector<double>& cumulative) {
   const double u = uniform() * cumulative.back();
   const auto it = std::upper_bound(cumulative.begin(), cumulative.end(), u);
   return std::min<std::size_t>(it - cumulative.begin(), cumulative.size() - 1);
@@ -104,36 +158,71 @@ void check(const Scenario& s) {
 
 enum class Kind : std::uint8_t { Arrival, Login, Logout, Answer, Hangup, Abandon, Back };
 
-struct Event {
+// An event's time and the order it was scheduled in, as one unsigned number that sorts as
+// (time, seq) does: the time's bits mapped to an unsigned integer in the same order (as the
+// router's keys are, Router::ordered_bits), above the sequence number. A heap's sift
+// compares these with two instructions and no branch, where doubles took a dozen.
+using Due = unsigned __int128;
+Due due_of(double time, std::uint64_t seq) {
+  std::uint64_t bits;
+  time += 0.0;  // -0.0 becomes 0.0, which it equals
+  std::memcpy(&bits, &time, sizeof bits);
+  bits = bits >> 63 ? ~bits : bits | (std::uint64_t{1} << 63);
+  return Due{bits} << 64 | seq;
+}
+double time_of(Due due) {
+  std::uint64_t bits = static_cast<std::uint64_t>(due >> 64);
+  bits = bits >> 63 ? bits & ~(std::uint64_t{1} << 63) : ~bits;
   double time;
-  std::uint64_t seq;  // ties: in the order scheduled
+  std::memcpy(&time, &bits, sizeof time);
+  return time;
+}
+
+struct Event {
+  Due due;  // (time, seq): ties are taken in the order scheduled
   Kind kind;
   std::uint32_t subject;  // plan, agent or call (simulator index)
   std::uint32_t token;    // Answer: the offer it answers
-  bool before(const Event& o) const { return time < o.time || (time == o.time && seq < o.seq); }
+  double time() const { return time_of(due); }
+  bool before(const Event& o) const { return due < o.due; }
 };
 
-// The pending events, earliest first: a binary min-heap on (time, seq), a total order, so
-// the events come out in the same order as from any other priority queue. Its pop is
-// deferred: most events schedule another at once (an arrival the next arrival, a hang-up
-// the call that takes the freed agent), and dropping that one into the root's hole costs
-// one sift instead of the two of a pop and a push.
+// The pending events, earliest first by (time, seq), a total order, so that the events come
+// out in the same order as from any other priority queue. Two sources: the shifts' logins
+// and logouts, all known before the day starts, sorted once and read in order; and a binary
+// min-heap of the events scheduled as the day goes (arrivals, answers, hang-ups...), whose
+// pop is deferred: most events schedule another at once (an arrival the next arrival, a
+// hang-up the call that takes the freed agent), and dropping that one into the root's hole
+// costs one sift instead of the two of a pop and a push. Each source ends with a sentinel
+// that no event comes before, so that a sift reads a node's second child unchecked.
 class Agenda {
  public:
-  bool empty() const { return heap_.size() == hole_; }
-  const Event& top() {  // the earliest event; not empty()
-    if (hole_) settle();
-    return heap_.front();
+  Agenda() : heap_(1, never()), planned_(1, never()) {}
+  // An event known before the day starts; all of them before the first top().
+  void plan(const Event& e) { planned_.insert(planned_.end() - 1, e); }
+  void close_plan() {
+    std::sort(planned_.begin(), planned_.end() - 1, [](const Event& a, const Event& b) { return a.before(b); });
   }
-  void pop() { hole_ = true; }  // of the event top() returned
+  const Event& top() {  // the earliest event, or a sentinel at +inf if there is none
+    if (hole_) settle();
+    const Event& planned = planned_[next_planned_];
+    from_plan_ = planned.before(heap_[0]);
+    return from_plan_ ? planned : heap_[0];
+  }
+  void pop() {  // of the event top() returned
+    if (from_plan_)
+      ++next_planned_;
+    else
+      hole_ = true;
+  }
   void push(const Event& e) {
     if (hole_) {
       hole_ = false;
       sift_down(e);
       return;
     }
-    std::size_t i = heap_.size();
-    heap_.push_back(e);
+    heap_.push_back(never());
+    std::size_t i = n_++;
     while (i > 0) {
       const std::size_t parent = (i - 1) / 2;
       if (!e.before(heap_[parent])) break;
@@ -144,19 +233,18 @@ class Agenda {
   }
 
  private:
+  static Event never() { return {due_of(INFINITY, ~std::uint64_t{0}), Kind::Arrival, 0, 0}; }
   void settle() {  // fill the root's hole with the last event
     hole_ = false;
-    const Event last = heap_.back();
+    const Event last = heap_[--n_];
     heap_.pop_back();
-    if (!heap_.empty()) sift_down(last);
+    heap_[n_] = never();
+    if (n_ > 0) sift_down(last);
   }
   void sift_down(const Event& e) {  // places e from the root down
-    const std::size_t n = heap_.size();
     std::size_t i = 0;
-    while (true) {
-      std::size_t child = 2 * i + 1;
-      if (child >= n) break;
-      if (child + 1 < n && heap_[child + 1].before(heap_[child])) ++child;
+    for (std::size_t child = 1; child < n_; child = 2 * i + 1) {
+      child += heap_[child + 1].before(heap_[child]);  // heap_[n_] is the sentinel
       if (!heap_[child].before(e)) break;
       heap_[i] = heap_[child];
       i = child;
@@ -164,8 +252,12 @@ class Agenda {
     heap_[i] = e;
   }
 
-  std::vector<Event> heap_;
-  bool hole_ = false;  // heap_[0] is an event already popped
+  std::vector<Event> heap_;     // n_ events, then the sentinel
+  std::size_t n_ = 0;
+  bool hole_ = false;           // heap_[0] is an event already popped
+  std::vector<Event> planned_;  // sorted, then the sentinel
+  std::size_t next_planned_ = 0;
+  bool from_plan_ = false;      // whether top() returned planned_[next_planned_]
 };
 
 struct Caller {
@@ -199,31 +291,32 @@ class Day {
       for (const Segment& g : s.demand[p].segments) cumulative.push_back(total += g.weight);
       segment_weights_.push_back(std::move(cumulative));
       handle_shapes_.emplace_back(s.demand[p].handle_mean, s.demand[p].handle_cv);
-      next_arrival(static_cast<std::uint32_t>(p), 0.0);
+      next_arrival(static_cast<std::uint32_t>(p), 0.0, streams_.back());
     }
     add_staff();
+    events_.close_plan();
   }
 
   Result run(const std::function<void(double)>& progress) {
     std::uint64_t reported = 0;
     while (true) {
       const auto due = router_.next_due();
-      const double next = events_.empty() ? INFINITY : events_.top().time;
-      if (due && *due < next && *due <= horizon_) {
+      const Event e = events_.top();  // a sentinel at +inf when none is left
+      const double t = e.time();
+      if (due && *due < t && *due <= horizon_) {
         ++r_.events;
         call_router(Op::Advance, *due, -1, -1, [&] { router_.advance(*due, out_); });
         answer_pending(*due);
         continue;
       }
-      if (next > horizon_) break;
-      const Event e = events_.top();
+      if (t > horizon_) break;
       events_.pop();
       ++r_.events;
-      handle(e);
-      answer_pending(e.time);
+      handle(e, t);
+      answer_pending(t);
       if (progress && r_.events - reported >= (1u << 16)) {
         reported = r_.events;
-        progress(e.time / horizon_);
+        progress(t / horizon_);
       }
     }
     finish();
@@ -234,31 +327,42 @@ class Day {
  private:
   void schedule(double time, Kind kind, std::uint32_t subject, std::uint32_t token = 0) {
     if (time > horizon_) return;  // would never be handled
-    events_.push({time, ++scheduled_, kind, subject, token});
+    events_.push({due_of(time, ++scheduled_), kind, subject, token});
+  }
+  void schedule_shift(double time, Kind kind, AgentRef agent) {
+    if (time > horizon_) return;
+    events_.plan({due_of(time, ++scheduled_), kind, agent, 0});
   }
 
-  // Room for the calls the day is likely to bring (their expected number plus a margin of
-  // five standard deviations), so that the per-call columns are not copied as they grow.
+  // The per-call columns are sized ahead, to room for the calls the day is likely to bring
+  // (their expected number plus a margin of five standard deviations), and written by index:
+  // one check of the room per call rather than one per column, and no copy as they grow.
   void reserve_calls() {
     constexpr double kMaxReserved = 1 << 22;  // beyond, let the columns grow as needed
     double expected = 0;
     for (const Demand& d : s_.demand)
       for (double rate : d.rates) expected += rate * s_.interval;
     const auto n = static_cast<std::size_t>(std::min(expected + 5 * std::sqrt(expected) + 16, kMaxReserved));
-    for (auto* column : {&r_.arrival, &r_.wait, &r_.handle, &r_.value}) column->reserve(n);
-    for (auto* column : {&r_.plan, &r_.region, &r_.language, &r_.repeats, &r_.preferred_agent, &r_.agent})
-      column->reserve(n);
-    r_.outcome.reserve(n);
+    size_columns(n);
     if (s_.predict_waits) r_.predicted_wait.reserve(n);
     callers_.reserve(n);
     by_ref_.reserve(n);
+  }
+  template <class F>
+  void for_each_call_column(F&& f) {
+    f(r_.arrival), f(r_.wait), f(r_.handle), f(r_.value);
+    f(r_.plan), f(r_.region), f(r_.language), f(r_.repeats), f(r_.preferred_agent), f(r_.agent);
+    f(r_.outcome);
+  }
+  void size_columns(std::size_t n) {  // Column's resize leaves the new room unwritten
+    for_each_call_column([n](auto& column) { column.resize(n); });
+    room_ = n;
   }
 
   // Poisson arrivals with a rate constant within each interval: draw an exponential gap
   // at the current rate; if it crosses into the next interval, start afresh there
   // (memorylessness makes this exact).
-  void next_arrival(std::uint32_t plan, double from) {
-    Random& rng = streams_[plan];
+  void next_arrival(std::uint32_t plan, double from, Random& rng) {
     const auto& rates = s_.demand[plan].rates;
     double t = from;
     while (true) {
@@ -281,8 +385,8 @@ class Day {
         staff_.push_back({static_cast<std::int32_t>(g), -1, false, 0.0});
         r_.agent_group.push_back(static_cast<std::int32_t>(g));
         for (const Shift& shift : group.shifts) {
-          schedule(std::max(shift.start, 0.0), Kind::Login, a);
-          schedule(shift.end, Kind::Logout, a);
+          schedule_shift(std::max(shift.start, 0.0), Kind::Login, a);
+          schedule_shift(shift.end, Kind::Logout, a);
         }
       }
     }
@@ -344,31 +448,32 @@ class Day {
     answer_now_.clear();
   }
 
-  void handle(const Event& e) {
+  void handle(const Event& e, double t) {
     switch (e.kind) {
-      case Kind::Arrival: return arrive(e.subject, e.time);
+      case Kind::Arrival: return arrive(e.subject, t);
       case Kind::Login:
         if (router_.agent_state(e.subject) == AgentState::Offline) {
-          call_router(Op::Ready, e.time, -1, e.subject, [&] { router_.ready(e.subject, e.time, out_); });
-          staff_[e.subject].login = e.time;
+          call_router(Op::Ready, t, -1, e.subject, [&] { router_.ready(e.subject, t, out_); });
+          staff_[e.subject].login = t;
         }
         staff_[e.subject].leaving = false;
         return;
-      case Kind::Logout: return leave(e.subject, e.time);
+      case Kind::Logout: return leave(e.subject, t);
       case Kind::Back:
         if (router_.agent_state(e.subject) == AgentState::NotReady)
-          call_router(Op::Ready, e.time, -1, e.subject, [&] { router_.ready(e.subject, e.time, out_); });
+          call_router(Op::Ready, t, -1, e.subject, [&] { router_.ready(e.subject, t, out_); });
         return;
-      case Kind::Answer: return answer(e.subject, e.token, e.time);
-      case Kind::Hangup: return hangup(e.subject, e.time);
-      case Kind::Abandon: return abandon(e.subject, e.time);
+      case Kind::Answer: return answer(e.subject, e.token, t);
+      case Kind::Hangup: return hangup(e.subject, t);
+      case Kind::Abandon: return abandon(e.subject, t);
     }
   }
 
   void arrive(std::uint32_t plan, double t) {
     // A fixed number of draws per call from the plan's own stream: the same seed gives the
-    // same callers (times, attributes, handle times, patience) under any routing.
-    Random& rng = streams_[plan];
+    // same callers (times, attributes, handle times, patience) under any routing. The stream
+    // is drawn from a copy, which stays in registers, and put back after the next arrival's.
+    Random rng = streams_[plan];
     const Demand& d = s_.demand[plan];
     const Segment& g = d.segments[rng.pick(segment_weights_[plan])];
     const double value = g.value_low + (g.value_high - g.value_low) * rng.uniform();
@@ -398,17 +503,18 @@ class Day {
     }
     const auto call = static_cast<std::int32_t>(callers_.size());
     callers_.emplace_back();
-    r_.arrival.push_back(t);
-    r_.plan.push_back(static_cast<std::int32_t>(plan));
-    r_.region.push_back(g.region);
-    r_.language.push_back(g.language);
-    r_.value.push_back(value);
-    r_.repeats.push_back(repeats);
-    r_.preferred_agent.push_back(static_cast<std::int32_t>(spec.preferred_agent));
-    r_.handle.push_back(handle);
-    r_.wait.push_back(NAN);
-    r_.agent.push_back(-1);
-    r_.outcome.push_back(static_cast<std::int8_t>(Outcome::InSystem));
+    if (static_cast<std::size_t>(call) == room_) size_columns(2 * room_ + 1024);
+    r_.arrival[call] = t;
+    r_.plan[call] = static_cast<std::int32_t>(plan);
+    r_.region[call] = g.region;
+    r_.language[call] = g.language;
+    r_.value[call] = value;
+    r_.repeats[call] = repeats;
+    r_.preferred_agent[call] = static_cast<std::int32_t>(spec.preferred_agent);
+    r_.handle[call] = handle;
+    r_.wait[call] = NAN;
+    r_.agent[call] = -1;
+    r_.outcome[call] = static_cast<std::int8_t>(Outcome::InSystem);
 
     call_router(Op::Arrive, t, call, -1, [&] {
       const CallRef ref = router_.arrive(spec, t, out_);
@@ -420,7 +526,8 @@ class Day {
     if (d.patience_mean > 0 && std::isfinite(d.patience_mean))
       schedule(t + Random::exponential(patience_draw, 1.0) * d.patience_mean, Kind::Abandon,
                static_cast<std::uint32_t>(call));
-    next_arrival(plan, t);
+    next_arrival(plan, t, rng);
+    streams_[plan] = rng;
   }
 
   void answer(std::uint32_t call, std::uint32_t token, double t) {
@@ -484,7 +591,7 @@ class Day {
     }
   }
 
-  void add_span(std::vector<double>& per_interval_site, AgentRef agent, double from, double to, double sign = 1.0) {
+  void add_span(Column<double>& per_interval_site, AgentRef agent, double from, double to, double sign = 1.0) {
     const int site = s_.groups[staff_[agent].group].site;
     to = std::min(to, horizon_);
     for (double t = from; t < to;) {
@@ -496,6 +603,8 @@ class Day {
   }
 
   void finish() {  // calls and agents still there at the horizon: count their time so far
+    for_each_call_column([n = callers_.size()](auto& column) { column.resize(n); });
+    where_answered();
     for (AgentRef a = 0; a < staff_.size(); ++a)
       if (router_.agent_state(a) != AgentState::Offline) add_span(r_.logged_in, a, staff_[a].login, horizon_);
     for (std::size_t call = 0; call < callers_.size(); ++call)
@@ -503,6 +612,25 @@ class Day {
         add_span(r_.busy, static_cast<AgentRef>(callers_[call].agent), callers_[call].answered_at, horizon_);
       else if (callers_[call].live)
         r_.wait[call] = horizon_ - r_.arrival[call];
+  }
+
+  void where_answered() {
+    const std::size_t n = callers_.size();
+    r_.site.resize(n), r_.home.resize(n), r_.in_language.resize(n);
+    for (std::size_t call = 0; call < n; ++call) {
+      const std::int32_t agent = r_.agent[call];
+      if (agent < 0) {
+        r_.site[call] = -1, r_.home[call] = 0, r_.in_language[call] = 0;
+        continue;
+      }
+      const AgentGroup& group = s_.groups[staff_[agent].group];
+      const int region = r_.region[call], language = r_.language[call];
+      r_.site[call] = group.site;
+      r_.home[call] = region != kNone && s_.routing.distance[region * s_.routing.n_sites + group.site] == 0;
+      r_.in_language[call] = language != kNone && std::any_of(group.skills.begin(), group.skills.end(), [&](const SkillLevel& held) {
+                               return held.skill == language;
+                             });
+    }
   }
 
   const Scenario& s_;
@@ -516,10 +644,11 @@ class Day {
   Agenda events_;
   std::uint64_t scheduled_ = 0;
   std::vector<Staff> staff_;
-  std::vector<Caller> callers_;
+  Column<Caller> callers_;
   std::vector<std::int32_t> by_ref_;
   std::vector<Offer> out_;
   std::vector<std::pair<std::uint32_t, std::uint32_t>> answer_now_;  // (call, offer) to accept at once
+  std::size_t room_ = 0;  // calls the per-call columns have room for
   double horizon_;
   Result r_;
 };

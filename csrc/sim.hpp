@@ -3,14 +3,52 @@
 // arrays it returns; no Python runs per event.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <new>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "router.hpp"
 
 namespace ccroute::sim {
+
+// Memory for the large arrays a run fills (its per-call columns, its callers' records), kept
+// for the next run when the arrays are freed instead of going back to the system: a block
+// fresh from the system faults on every page at its first write, which cost a tenth of a
+// run of the M/M/c benchmark (bench/peers) when every run got fresh pages. Blocks of at least
+// kReusedMin bytes are kept, the latest first, up to kReusedMax bytes in all (per process,
+// shared by threads); smaller ones come from and go to operator new.
+inline constexpr std::size_t kReusedMin = std::size_t{64} << 10;
+inline constexpr std::size_t kReusedMax = std::size_t{256} << 20;
+void* take_block(std::size_t bytes);
+void give_block(void* block, std::size_t bytes);
+
+template <class T>
+struct Reused {  // an allocator drawing on the blocks above; its elements are left uninitialised
+  using value_type = T;
+  Reused() = default;
+  template <class U>
+  Reused(const Reused<U>&) {}
+  T* allocate(std::size_t n) { return static_cast<T*>(take_block(n * sizeof(T))); }
+  void deallocate(T* p, std::size_t n) { give_block(p, n * sizeof(T)); }
+  // resize() default-initialises: a column is grown before its values are written, and
+  // zeroing it first would be a second pass over its memory.
+  template <class U>
+  void construct(U* p) {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <class U, class... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+  friend bool operator==(const Reused&, const Reused&) { return true; }
+  friend bool operator!=(const Reused&, const Reused&) { return false; }
+};
+template <class T>
+using Column = std::vector<T, Reused<T>>;
 
 // Seeded generator: xoshiro256** (Blackman & Vigna), seeded through splitmix64. Both are
 // fully specified, so a seed gives the same stream on every machine and compiler, which
@@ -27,9 +65,16 @@ class Random {
     double mu, sigma;
   };
   double lognormal(const LogNormal& shape);
-  std::size_t pick(const std::vector<double>& cumulative);  // index by cumulative weights
+  std::size_t pick(const std::vector<double>& cumulative) {  // index by cumulative weights
+    if (cumulative.size() == 1) {  // the draw is still made, so the stream does not depend on the weights' count
+      next();
+      return 0;
+    }
+    return pick_among(cumulative);
+  }
 
  private:
+  std::size_t pick_among(const std::vector<double>& cumulative);  // of two or more
   std::uint64_t s_[4];
 };
 
@@ -82,24 +127,29 @@ enum class Op : std::int8_t { Ready, Logout, Arrive, Accept, Reject, Abandon, Ha
 
 struct Result {
   // per call, in arrival order
-  std::vector<double> arrival, wait, handle, value;
-  std::vector<std::int32_t> plan, region, language, repeats, preferred_agent, agent;
-  std::vector<std::int8_t> outcome;
+  Column<double> arrival, wait, handle, value;
+  Column<std::int32_t> plan, region, language, repeats, preferred_agent, agent;
+  Column<std::int8_t> outcome;
   // per call, when predict_waits: Router::expected_wait just before it arrived (NaN: none)
-  std::vector<double> predicted_wait;
+  Column<double> predicted_wait;
+  // per call, where it was answered: the agent's site (-1: not answered), whether that site
+  // is at distance 0 from the caller's region (home), whether the agent holds the caller's
+  // language (in_language); 0 for a call not answered or without a region or language
+  Column<std::int32_t> site;
+  Column<std::uint8_t> home, in_language;
   // per [interval][site]: agent-seconds talking or in wrap-up, and logged in (a call in
   // hand at the end of a shift keeps its agent logged in until it ends)
-  std::vector<double> busy, logged_in;
+  Column<double> busy, logged_in;
   // the router calls made, when recorded: op, time, call (or -1), agent (or -1)
-  std::vector<std::int8_t> op;
-  std::vector<double> op_time;
-  std::vector<std::int32_t> op_call, op_agent;
+  Column<std::int8_t> op;
+  Column<double> op_time;
+  Column<std::int32_t> op_call, op_agent;
   // and the offers each returned: index of the call in op_*, then the offer
-  std::vector<std::int32_t> offer_op, offer_call, offer_agent;
-  std::vector<double> offer_time;
+  Column<std::int32_t> offer_op, offer_call, offer_agent;
+  Column<double> offer_time;
   std::uint64_t events = 0;  // simulator events plus router timers fired
   std::int32_t n_agents = 0;
-  std::vector<std::int32_t> agent_group;
+  Column<std::int32_t> agent_group;
 };
 
 // Runs the scenario from 0 to n_intervals * interval. Throws ccroute::Error on a bad

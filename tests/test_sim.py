@@ -282,6 +282,25 @@ def test_progress_is_reported_and_a_raising_callback_stops_the_run() -> None:
         run(single_queue(10, 0.05, 180.0, None, hours=2), progress=stop)
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios(), st.integers(0, 2**32))
+def test_where_each_call_was_answered_follows_from_its_agent(scenario: Scenario, seed: int) -> None:
+    """site / home / in_language, which the simulator fills in, read call by call from the scenario."""
+    r = run(scenario, seed=seed)
+    routing, c = scenario.routing, r.calls
+    regions, skills = list(routing.regions), {number: name for name, number in r.skills.items()}
+    for i in range(len(r)):
+        agent = int(c["agent"][i])
+        group = scenario.agents[int(r.agent_group[agent])] if agent >= 0 else None
+        site = routing.sites.index(group.site) if group else -1
+        region, language = int(c["region"][i]), int(c["language"][i])
+        home = bool(group and region >= 0 and routing.regions[regions[region]].get(group.site,
+                                                                                    routing.default_distance) == 0)
+        in_language = bool(group and language >= 0 and skills[language] in group.skills)
+        assert (c["site"][i], c["home"][i], c["in_language"][i]) == (site, home, in_language)
+    assert c["home"].dtype == c["in_language"].dtype == np.bool_ and c["site"].dtype == np.int32
+
+
 def test_kpi_tables_agree_with_the_calls() -> None:
     result = run(single_queue(10, 0.05, 180.0, 60.0, hours=6), seed=9)
     by_plan, by_interval = result.by_plan(), result.by_interval()

@@ -26,12 +26,12 @@ from cpython.float cimport PyFloat_AS_DOUBLE
 from cpython.long cimport PyLong_AsLongLongAndOverflow
 from cpython.ref cimport PyObject
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize
-from libc.stdint cimport int8_t, int32_t, int64_t, uint64_t
+from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint64_t
 from libc.string cimport memcmp, memcpy
 from libcpp.vector cimport vector
 
 from ccroute._router cimport (AgentGroup, AgentRef, AgentScore, AgentState, AgentView, CallRef,
-                              CallSpec, CallState, CallView, Decision, Demand, Entity, ErrorKind,
+                              CallSpec, CallState, CallView, Column, Decision, Demand, Entity, ErrorKind,
                               Explanation, JournalContents, Offer, PlanConfig, PlanStats,
                               PriorityTerms, ProgressFunction, Requirement, Result, Scenario,
                               ScoreTerms, Segment, Shift, SkillLevel, StepConfig, Sync, Unmet,
@@ -1324,16 +1324,20 @@ cdef object _column(_SimResult owner, void* data, size_t n, Py_ssize_t itemsize,
     return np.frombuffer(column, dtype=dtype)
 
 
-cdef inline object _doubles(_SimResult owner, vector[double]& v):
+cdef inline object _doubles(_SimResult owner, Column[double]& v):
     return _column(owner, v.data(), v.size(), sizeof(double), b"d", np.float64)
 
 
-cdef inline object _int32s(_SimResult owner, vector[int32_t]& v):
+cdef inline object _int32s(_SimResult owner, Column[int32_t]& v):
     return _column(owner, v.data(), v.size(), sizeof(int32_t), b"i", np.int32)
 
 
-cdef inline object _int8s(_SimResult owner, vector[int8_t]& v):
+cdef inline object _int8s(_SimResult owner, Column[int8_t]& v):
     return _column(owner, v.data(), v.size(), sizeof(int8_t), b"b", np.int8)
+
+
+cdef inline object _bools(_SimResult owner, Column[uint8_t]& v):  # 0 or 1 each
+    return _column(owner, v.data(), v.size(), sizeof(uint8_t), b"?", np.bool_)
 
 
 def simulate(config, dict skills, list demand, list groups, double interval, int n_intervals,
@@ -1399,6 +1403,9 @@ def simulate(config, dict skills, list demand, list groups, double interval, int
     }
     if predict_waits:
         out["predicted_wait"] = _doubles(owner, r.predicted_wait)
+    out["site"] = _int32s(owner, r.site)
+    out["home"] = _bools(owner, r.home)
+    out["in_language"] = _bools(owner, r.in_language)
     if record_events:
         out.update(
             op=_int8s(owner, r.op),

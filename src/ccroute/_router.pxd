@@ -223,6 +223,10 @@ cdef extern from "router.hpp" namespace "ccroute" nogil:
 
 
 cdef extern from "sim.hpp" namespace "ccroute::sim" nogil:
+    cdef cppclass Column[T]:  # a std::vector with the simulator's allocator
+        T* data()
+        size_t size()
+
     cdef cppclass Segment:
         double weight
         int region, language
@@ -258,19 +262,21 @@ cdef extern from "sim.hpp" namespace "ccroute::sim" nogil:
         bool record_events, predict_waits
 
     cdef cppclass Result:
-        vector[double] arrival, wait, handle, value
-        vector[int32_t] plan, region, language, repeats, preferred_agent, agent
-        vector[int8_t] outcome
-        vector[double] predicted_wait
-        vector[double] busy, logged_in
-        vector[int8_t] op
-        vector[double] op_time
-        vector[int32_t] op_call, op_agent
-        vector[int32_t] offer_op, offer_call, offer_agent
-        vector[double] offer_time
+        Column[double] arrival, wait, handle, value
+        Column[int32_t] plan, region, language, repeats, preferred_agent, agent
+        Column[int8_t] outcome
+        Column[double] predicted_wait
+        Column[int32_t] site
+        Column[uint8_t] home, in_language
+        Column[double] busy, logged_in
+        Column[int8_t] op
+        Column[double] op_time
+        Column[int32_t] op_call, op_agent
+        Column[int32_t] offer_op, offer_call, offer_agent
+        Column[double] offer_time
         uint64_t events
         int32_t n_agents
-        vector[int32_t] agent_group
+        Column[int32_t] agent_group
 
 
 cdef extern from "_callback.hpp":

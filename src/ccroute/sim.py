@@ -149,27 +149,7 @@ class Result:
         """Agent-seconds logged in, per [interval, site]: the roster, plus calls finished after a shift's end."""
         self.agent_group = raw.pop("agent_group")
         self.events_log = {k: raw.pop(k) for k in list(raw) if k.startswith(("op", "offer_"))}
-        calls = raw
-        # Lookup tables with a first entry for "none", read at code + 1: a call's −1 (no agent:
-        # not answered; no region; no language) then reads "no site", "not at home" and "not in
-        # language" without a mask. The two-key tables are read flat, with np.take: a few
-        # times faster than indexing a 2-d table with two index arrays.
-        agent = calls["agent"].astype(np.intp) + 1
-        region = calls["region"].astype(np.intp) + 1
-        language = calls["language"].astype(np.intp) + 1
-        group_site = np.array([routing.sites.index(g.site) for g in scenario.agents], dtype=np.int32)
-        agent_site = np.concatenate((np.array([-1], dtype=np.int32), group_site[self.agent_group]))
-        calls["site"] = agent_site.take(agent)
-        at_home = np.zeros((len(routing.regions) + 1, n_sites + 1), dtype=bool)
-        for i, r in enumerate(routing.regions):
-            at_home[i + 1, 1:] = [routing.regions[r].get(s, routing.default_distance) == 0 for s in routing.sites]
-        calls["home"] = at_home.ravel().take(region * (n_sites + 1) + (calls["site"] + 1))
-        holds = np.zeros((len(scenario.agents), len(skills) + 1), dtype=bool)  # per group; column 0: no language
-        for g, group in enumerate(scenario.agents):
-            for s in group.skills:
-                holds[g, skills[s] + 1] = True
-        agent_holds = np.concatenate((np.zeros((1, len(skills) + 1), dtype=bool), holds[self.agent_group]))
-        calls["in_language"] = agent_holds.ravel().take(agent * (len(skills) + 1) + language)
+        calls = raw  # site, home and in_language come from the simulator, which knows who answered
         self.calls: dict[str, np.ndarray] = calls
 
     def __repr__(self) -> str:
