@@ -22,7 +22,7 @@ namespace ccroute::sim {
 // kReusedMin bytes are kept, the latest first, up to kReusedMax bytes in all (per process,
 // shared by threads); smaller ones come from and go to operator new.
 inline constexpr std::size_t kReusedMin = std::size_t{64} << 10;
-inline constexpr std::size_t kReusedMax = std::size_t{256} << 20;
+inline constexpr std::size_t kReusedMax = std::size_t{64} << 20;  // a bank day's columns and callers: ~25 MB
 void* take_block(std::size_t bytes);
 void give_block(void* block, std::size_t bytes);
 
