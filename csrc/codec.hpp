@@ -53,20 +53,8 @@ class Reader {
   std::int32_t i32() { return get<std::int32_t>(); }
   std::int64_t i64() { return get<std::int64_t>(); }
   double f64() { return get<double>(); }
-  std::string_view bytes() {
-    const std::uint32_t n = u32();
-    need(n);
-    std::string_view s(p_, n);
-    p_ += n;
-    return s;
-  }
-  // A count of items of at least `min_item_size` bytes each: bounded by what is left, so a
-  // corrupt count cannot make the reader reserve gigabytes.
-  std::uint32_t count(std::size_t min_item_size) {
-    const std::uint32_t n = u32();
-    if (min_item_size && n > remaining() / min_item_size) fail("a count larger than the data");
-    return n;
-  }
+  std::string_view bytes() { return take(u32()); }
+  std::uint32_t count(std::size_t min_item_size) { return bounded(u32(), min_item_size); }  // see bounded()
   // The journal's records (format 3) write integers as varints (LEB128: 7 bits a byte, the
   // lowest first, the high bit set on every byte but the last), signed ones zigzag-mapped
   // (0, -1, 1, -2, ... as 0, 1, 2, 3, ...), and byte strings with a varint length.
@@ -97,18 +85,8 @@ class Reader {
     if (x < INT32_MIN || x > INT32_MAX) fail("a number out of range");
     return static_cast<std::int32_t>(x);
   }
-  std::string_view varint_bytes() {
-    const std::uint64_t n = varint();
-    need(n);
-    std::string_view s(p_, n);
-    p_ += n;
-    return s;
-  }
-  std::uint32_t varint_count(std::size_t min_item_size) {  // as count()
-    const std::uint32_t n = varint32();
-    if (min_item_size && n > remaining() / min_item_size) fail("a count larger than the data");
-    return n;
-  }
+  std::string_view varint_bytes() { return take(varint()); }
+  std::uint32_t varint_count(std::size_t min_item_size) { return bounded(varint32(), min_item_size); }  // as count()
   std::size_t remaining() const { return static_cast<std::size_t>(end_ - p_); }
   bool done() const { return p_ == end_; }
   [[noreturn]] void fail(const std::string& why) const {
@@ -126,6 +104,18 @@ class Reader {
   }
   void need(std::size_t n) const {
     if (n > remaining()) fail("truncated");
+  }
+  std::string_view take(std::uint64_t n) {  // the next n bytes
+    need(static_cast<std::size_t>(n));
+    std::string_view s(p_, static_cast<std::size_t>(n));
+    p_ += n;
+    return s;
+  }
+  // A count of items of at least `min_item_size` bytes each: bounded by what is left, so a
+  // corrupt count cannot make the reader reserve gigabytes.
+  std::uint32_t bounded(std::uint32_t n, std::size_t min_item_size) const {
+    if (min_item_size && n > remaining() / min_item_size) fail("a count larger than the data");
+    return n;
   }
   const char* p_;
   const char* end_;
