@@ -57,9 +57,9 @@ enum ArriveField : std::uint8_t { kHasLanguage = 1, kHasValue = 2, kHasPriority 
 
 // Encodes a record's payload in place, in the journal's mapped file, or, should the room
 // there not suffice (a long id or name, a reconfiguration's document), in a spill string.
-// Fixed-size fields are plain stores, unchecked: each variable-size field checks that kSlack
-// bytes stay free after it, and a record writes at most kSlack bytes of fixed-size fields
-// between two checks (asserted in debug builds). So a record costs a comparison per string,
+// Fixed-size fields are plain stores, unchecked: each variable-size field (a string, or a
+// list through room()) checks that kSlack bytes stay free after it, and a record writes at
+// most kSlack bytes of other fields between two checks (asserted in debug builds). So a record costs a comparison per string,
 // not one per field. Little-endian hosts only (x86-64, AArch64): the bytes in memory are
 // the format, as in codec::Writer (which appends to a string: snapshots, the journal header).
 class RecordWriter {
@@ -84,11 +84,19 @@ class RecordWriter {
   void zigzag(std::int64_t x) { varint(static_cast<std::uint64_t>(x) << 1 ^ static_cast<std::uint64_t>(x >> 63)); }
   void bytes(std::string_view s) {
     varint(s.size());
-    if (s.size() + kSlack > static_cast<std::size_t>(end_ - p_)) spill(s.size());
+    room(s.size());
     if (!s.empty()) std::memcpy(p_, s.data(), s.size());  // an empty view's data() may be null
     p_ += s.size();
 #ifndef NDEBUG
-    unchecked_ = 0;
+    budget_ = kSlack;
+#endif
+  }
+  // Before a list of fixed-size fields (an agent's skills): room for its `n` bytes, after
+  // which the slack holds again, as after a string.
+  void room(std::size_t n) {
+    if (n + kSlack > static_cast<std::size_t>(end_ - p_)) spill(n);
+#ifndef NDEBUG
+    budget_ = static_cast<std::ptrdiff_t>(n + kSlack);
 #endif
   }
   bool spilled() const { return begin_ == spill_->data(); }
@@ -104,8 +112,8 @@ class RecordWriter {
   }
   void unchecked([[maybe_unused]] std::size_t n) {
 #ifndef NDEBUG
-    unchecked_ += n;
-    assert(unchecked_ <= kSlack && "a record's fixed-size fields between two strings outgrew the slack");
+    budget_ -= static_cast<std::ptrdiff_t>(n);
+    assert(budget_ >= 0 && "a record's fixed-size fields between two room checks outgrew the slack");
 #endif
   }
   // On into the spill string (what was written moves there), with room for `more` bytes and the slack.
@@ -122,7 +130,7 @@ class RecordWriter {
   char* end_;
   std::string* spill_;
 #ifndef NDEBUG
-  std::size_t unchecked_ = 0;
+  std::ptrdiff_t budget_ = kSlack;  // bytes the fields may still write before the next room check
 #endif
 };
 

@@ -35,11 +35,7 @@ void Router::set_skills(AgentRef ref, std::optional<int> site, const std::option
   record(JournalOp::SetSkills, now, [&](RecordWriter& w) {
     w.varint(ref);
     w.zigzag(new_site);
-    w.varint(held.size());
-    for (const SkillLevel& h : held) {
-      write_skill(w, h.skill);
-      w.u8(h.level);
-    }
+    write_skills(w, held);
   });
 }
 

@@ -155,11 +155,7 @@ AgentRef Router::add_agent(int site, const std::vector<SkillLevel>& skills, std:
   record(JournalOp::AddAgent, now_, [&](RecordWriter& w) {
     w.bytes(key);
     w.varint(static_cast<std::uint32_t>(site));
-    w.varint(skills.size());
-    for (const SkillLevel& held : skills) {
-      write_skill(w, held.skill);
-      w.u8(held.level);
-    }
+    write_skills(w, skills);
     w.u8(wrapup.has_value());
     w.f64(wrapup.value_or(0.0));
   });

@@ -546,6 +546,17 @@ class Router {
   }
   void name_skill(SkillRef skill);
   static void write_skill(RecordWriter& w, SkillRef skill) { w.varint(skill); }
+  // An agent's skills: a count, then each skill's number and level (room checked once for
+  // the list: an agent may hold every skill of the configuration).
+  static void write_skills(RecordWriter& w, const std::vector<SkillLevel>& skills) {
+    w.varint(skills.size());
+    w.room(skills.size() * (kMaxSkillVarint + 1));
+    for (const SkillLevel& held : skills) {
+      write_skill(w, held.skill);
+      w.u8(held.level);
+    }
+  }
+  static constexpr std::size_t kMaxSkillVarint = 3;  // bytes of a 16-bit skill number as a varint
   // A skill a record names, by the journal's names for the writer's numbers (`names`) or
   // by number.
   SkillRef read_skill(codec::Reader& r, const std::unordered_map<std::uint64_t, std::string_view>& names);

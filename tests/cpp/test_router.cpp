@@ -376,9 +376,35 @@ static void journal_records_replay_whole() {
   CHECK(twin.snapshot(twin_keys) == r.snapshot(keys));
 }
 
+// An agent may hold every skill: its record's skill list, longer than the slack a record
+// keeps between two room checks, is written whole, after a key in the spill string and in
+// place past the 64 KiB room ahead, and replays.
+static void journal_writes_long_skill_lists() {
+  const std::string path = "/tmp/ccroute-test-journal-skills-" + std::to_string(::getpid());
+  std::remove(path.c_str());
+  Router r(bank());
+  r.start_journal(path, Sync::Never);
+  std::vector<SkillLevel> all;
+  for (int i = 0; i < 30000; ++i) all.push_back({r.add_skill("s" + std::to_string(i)), 1});  // numbers of 1-3 bytes
+  const std::string key = "\x01" + std::string(100000, 'a');  // spilled: the list follows it there
+  const AgentRef a = r.add_agent(1, all, std::nullopt, key);
+  for (SkillLevel& held : all) held.level = 7;
+  std::vector<Offer> out;
+  r.set_skills(a, std::nullopt, all, 0.0, out);  // no string before the list: in place, then spilled by its size
+  r.stop_journal();
+  const JournalContents journal = read_journal(path);
+  std::remove(path.c_str());
+  CHECK(journal.warnings.empty());
+  Router twin(bank());
+  std::vector<std::string> no_calls, twin_keys;  // the keys of calls: none here
+  CHECK(twin.replay(journal, twin_keys) == journal.records.size());
+  CHECK(twin.snapshot(twin_keys) == r.snapshot(no_calls));
+}
+
 int main() {
   journal_checksum_is_crc32c();
   journal_records_replay_whole();
+  journal_writes_long_skill_lists();
   timers_pop_in_due_then_creation_order();
   timers_sharing_a_creation_number_both_fire();
   cantonese_vip_goes_to_the_local_speaker();
