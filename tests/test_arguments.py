@@ -143,3 +143,26 @@ def test_an_arrival_refused_leaves_its_id_free(Router, bad):
     with pytest.raises(DuplicateIdError):
         r.arrive("c", plan="card", now=1.0)
     assert r.call_state("c") == "offered"
+
+
+def test_an_arrival_made_while_another_converts_its_arguments_keeps_both_ids(Router):
+    """An int subclass's ``__float__`` runs inside ``arrive`` (converting ``value``), after the
+    native binding filed the id under the handle the core was to give: a call arriving from
+    there takes that handle, and the outer call's id must follow the handle it got."""
+    r = centre(Router)  # one ready agent: the inner call takes it, the outer one waits
+
+    inner: list[list[Offer]] = []
+
+    class Reentrant(int):
+        def __float__(self) -> float:  # (a router may convert more than once: the inner call comes once)
+            if not inner:
+                inner.append(r.arrive("inner", plan="vip", now=1.0))
+            return 0.5
+
+    assert r.arrive("outer", plan="vip", now=1.0, value=Reentrant(0)) == []
+    assert inner == [[Offer("inner", "a", 1.0)]]
+    assert (r.call_state("inner"), r.call_state("outer")) == ("offered", "waiting")
+    assert r.abandon("inner", now=2.0) == [Offer("outer", "a", 2.0)]  # its agent, free again, takes the other
+    assert r.call_state("outer") == "offered"
+    with pytest.raises(UnknownIdError):
+        r.call_state("inner")

@@ -776,7 +776,7 @@ cdef class Router:
         finally:
             if not entered:
                 del self.call_refs[call_id]
-        if ref != filed:  # not so today (no timer firing in arrive frees a call), but then the map follows
+        if ref != filed:  # a call arrived meanwhile (from an argument's __float__, run by the conversions above) and took it
             self.call_refs[call_id] = ref
         if ref < <size_t>PyList_GET_SIZE(self.call_ids):  # a handle used before: its slot holds None
             _list_replace(self.call_ids, ref, call_id)
