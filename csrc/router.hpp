@@ -91,6 +91,22 @@ inline void check_finite(const char* what, double x, double minimum = -INFINITY)
   if (!std::isfinite(x) || x < minimum) refuse_number(what, x, minimum);
 }
 
+// Doubles as unsigned integers in the same order (-0.0 as 0.0; never NaN: times and
+// priorities are finite). The router's trees and the simulator's event heap hold these as
+// keys: a comparison of integers, without the branches and NaN checks that doubles cost.
+inline std::uint64_t ordered_bits(double x) {
+  std::uint64_t bits;
+  x += 0.0;  // -0.0 becomes 0.0, which it equals
+  std::memcpy(&bits, &x, sizeof bits);
+  return bits >> 63 ? ~bits : bits | (std::uint64_t{1} << 63);
+}
+inline double from_ordered_bits(std::uint64_t key) {
+  const std::uint64_t bits = key >> 63 ? key & ~(std::uint64_t{1} << 63) : ~key;
+  double x;
+  std::memcpy(&x, &bits, sizeof x);
+  return x;
+}
+
 // A fingerprint of a configuration: snapshots and journals carry their router's, so that
 // one taken under another configuration is refused.
 std::string fingerprint(const Config& config);
@@ -373,21 +389,6 @@ class Router {
  private:
   static constexpr int kPreferred = -1;  // phase of a call waiting for its preferred agent
 
-  // Doubles as unsigned integers in the same order (-0.0 as 0.0; never NaN: times and
-  // priorities are finite). The trees' keys hold these: a search within a node compares
-  // integers, without the branches and NaN checks that comparing doubles costs.
-  static std::uint64_t ordered_bits(double x) {
-    std::uint64_t bits;
-    x += 0.0;  // -0.0 becomes 0.0, which it equals
-    std::memcpy(&bits, &x, sizeof bits);
-    return bits >> 63 ? ~bits : bits | (std::uint64_t{1} << 63);
-  }
-  static double from_ordered_bits(std::uint64_t key) {
-    const std::uint64_t bits = key >> 63 ? key & ~(std::uint64_t{1} << 63) : ~key;
-    double x;
-    std::memcpy(&x, &bits, sizeof x);
-    return x;
-  }
   // A ready agent in its profile, longest idle first: (ready_since, agent) ascending.
   struct ReadyEntry {
     std::uint64_t since_key;  // ordered_bits(ready_since)
