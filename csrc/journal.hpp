@@ -59,8 +59,8 @@ enum ArriveField : std::uint8_t { kHasLanguage = 1, kHasValue = 2, kHasPriority 
 // there not suffice (a long id or name, a reconfiguration's document), in a spill string.
 // Fixed-size fields are plain stores, unchecked: each variable-size field (a string, or a
 // list through room()) checks that kSlack bytes stay free after it, and a record writes at
-// most kSlack bytes of other fields between two checks (asserted in debug builds). So a record costs a comparison per string,
-// not one per field. Little-endian hosts only (x86-64, AArch64): the bytes in memory are
+// most kSlack bytes of other fields between two checks (asserted in debug builds). So a
+// record costs a comparison per string, not one per field. Little-endian hosts only (x86-64, AArch64): the bytes in memory are
 // the format, as in codec::Writer (which appends to a string: snapshots, the journal header).
 class RecordWriter {
  public:
@@ -68,12 +68,7 @@ class RecordWriter {
   // [begin, end) holds at least kSlack bytes.
   RecordWriter(char* begin, char* end, std::string& spill) : begin_(begin), p_(begin), end_(end), spill_(&spill) {}
   void u8(std::uint8_t x) { fixed(&x, sizeof x); }
-  void u16(std::uint16_t x) { fixed(&x, sizeof x); }
-  void u32(std::uint32_t x) { fixed(&x, sizeof x); }
-  void u64(std::uint64_t x) { fixed(&x, sizeof x); }
-  void i32(std::int32_t x) { fixed(&x, sizeof x); }
-  void i64(std::int64_t x) { fixed(&x, sizeof x); }
-  void f64(double x) { fixed(&x, sizeof x); }
+  void f64(double x) { fixed(&x, sizeof x); }  // the other integers are varints
   // Integers as varints, byte strings with a varint length (codec::Reader::varint).
   void varint(std::uint64_t x) {
     char* const from = p_;
