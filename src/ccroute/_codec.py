@@ -41,11 +41,7 @@ class Reader:
         return values if len(values) > 1 else values[0]
 
     def bytes(self) -> bytes:
-        n = self.get("I")
-        if self.at + n > len(self.data):
-            raise self.fail("truncated")
-        self.at += n
-        return self.data[self.at - n:self.at]
+        return self._take(self.get("I"))
 
     def varint(self) -> int:
         """An unsigned LEB128 varint (the journal's integers): 7 bits a byte, the lowest first."""
@@ -69,22 +65,26 @@ class Reader:
         return (x >> 1) ^ -(x & 1)
 
     def varint_bytes(self) -> bytes:
+        return self._take(self.varint())
+
+    def varint_count(self, min_item_size: int) -> int:
+        """As :meth:`count`, the count a varint."""
         n = self.varint()
+        if n > 0xFFFFFFFF:
+            raise self.fail("a count larger than the data")
+        return self._bounded(n, min_item_size)
+
+    def count(self, min_item_size: int) -> int:
+        """A count of items of at least ``min_item_size`` bytes: never more than the data holds."""
+        return self._bounded(self.get("I"), min_item_size)
+
+    def _take(self, n: int) -> bytes:
         if self.at + n > len(self.data):
             raise self.fail("truncated")
         self.at += n
         return self.data[self.at - n:self.at]
 
-    def varint_count(self, min_item_size: int) -> int:
-        """As :meth:`count`, the count a varint."""
-        n = self.varint()
-        if n > 0xFFFFFFFF or n * min_item_size > len(self.data) - self.at:
-            raise self.fail("a count larger than the data")
-        return n
-
-    def count(self, min_item_size: int) -> int:
-        """A count of items of at least ``min_item_size`` bytes: never more than the data holds."""
-        n = self.get("I")
+    def _bounded(self, n: int, min_item_size: int) -> int:
         if n * min_item_size > len(self.data) - self.at:
             raise self.fail("a count larger than the data")
         return int(n)
