@@ -150,8 +150,29 @@ class BTreeSet {
   }
   size_type count(const Key& key) const { return find(key) != end(); }
 
+  // Where a key is or would go: its leaf, and the inner nodes on the way with the child taken
+  // in each. Finding it asks for the leaf's cache lines without waiting for them (see
+  // prefetch), so that a caller changing two trees (a call moving from one queue to another)
+  // finds both places first and the two leaves, out of cache in a large tree, arrive together.
+  // Valid until this tree changes.
+  class Place {
+    friend class BTreeSet;
+    Leaf* leaf;
+    Inner* path[kMaxHeight];
+    int branch[kMaxHeight];
+  };
+  void locate(const Key& key, Place& place) const {  // (filled in place: it is a few hundred bytes)
+    place.leaf = root_ ? leaf_for(key, place.path, place.branch) : nullptr;
+  }
+
   // As std::set::insert: where the key is, and whether it was added (false: it was there).
   std::pair<const_iterator, bool> insert(const Key& key) {
+    Place place;
+    locate(key, place);
+    return insert(key, place);
+  }
+  // The same, at the place locate(key) gave.
+  std::pair<const_iterator, bool> insert(const Key& key, const Place& place) {
     if (!root_) {
       Leaf* leaf = new_leaf();
       leaf->keys[0] = key;
@@ -160,9 +181,9 @@ class BTreeSet {
       size_ = 1;
       return {{this, leaf, 0}, true};
     }
-    Inner* path[kMaxHeight];
-    int branch[kMaxHeight];
-    Leaf* leaf = leaf_for(key, path, branch);
+    Inner* const* path = place.path;
+    const int* branch = place.branch;
+    Leaf* leaf = place.leaf;
     const int i = leaf_position(leaf, key);
     if (i < leaf->count && !less_(key, leaf->keys[i])) return {{this, leaf, i}, false};
     ++size_;
@@ -193,16 +214,20 @@ class BTreeSet {
 
   // As std::set::erase(key): 1 if the key was there, 0 if not.
   size_type erase(const Key& key) {
+    Place place;
+    locate(key, place);
+    return erase(key, place);
+  }
+  // The same, at the place locate(key) gave.
+  size_type erase(const Key& key, const Place& place) {
     if (!root_) return 0;
-    Inner* path[kMaxHeight];
-    int branch[kMaxHeight];
-    Leaf* leaf = leaf_for(key, path, branch);
+    Leaf* leaf = place.leaf;
     const int i = leaf_position(leaf, key);
     if (i == leaf->count || less_(key, leaf->keys[i])) return 0;
     std::copy(leaf->keys + i + 1, leaf->keys + leaf->count, leaf->keys + i);
     --leaf->count;
     --size_;
-    rebalance(leaf, path, branch);
+    rebalance(leaf, place.path, place.branch);
     return 1;
   }
 
@@ -368,7 +393,7 @@ class BTreeSet {
 
   // After child branch[level] of path[level] split off `right` (whose keys are >= separator),
   // the parents take the new child, splitting in turn when full.
-  void add_child(Inner** path, const int* branch, Key separator, Node* right) {
+  void add_child(Inner* const* path, const int* branch, Key separator, Node* right) {
     for (int level = height_ - 1; level >= 0; --level) {
       Inner* parent = path[level];
       const int c = branch[level];
@@ -419,7 +444,7 @@ class BTreeSet {
 
   // After an erase from `leaf`: a node below its minimum takes a key from a sibling, or merges
   // with it (the parent loses a child, and may fall below its own minimum in turn).
-  void rebalance(Leaf* leaf, Inner** path, const int* branch) {
+  void rebalance(Leaf* leaf, Inner* const* path, const int* branch) {
     Node* node = leaf;
     for (int level = height_ - 1; level >= 0; --level) {
       if (node->count >= (node->leaf ? kLeafMinimum : kInnerMinimum)) return;

@@ -585,8 +585,7 @@ void Router::fire_timers(double now) {
       call.timer = 0;
       if (call.state == CallState::Offered) {
         unoffer(timer.ref, timer.due, "no answer");
-      } else {  // the call reaches its next phase
-        leave_queue(call);
+      } else {  // the call reaches its next phase, leaving its queue for another
         enqueue(timer.ref, timer.due);
       }
     }
@@ -607,6 +606,15 @@ void Router::fire_timers(double now) {
 
 void Router::enqueue(CallRef ref, double t) {
   Call& call = calls_[ref];
+  const QueueEntry key = entry(call, ref);  // its place in any queue of its plan
+  // A call reaching its next step is still in its queue, and leaves it only once its new place
+  // is found: among 100k waiting calls both leaves are out of cache, and searched one after
+  // the other (locate asks for a leaf's lines without waiting for them) they arrive together.
+  const int from = call.queue;
+  QueueSet::Place old_place;
+  const bool from_head = from != kNone && heads_[from].order == call.order;  // leaves without a search
+  if (from != kNone && !from_head) queues_[from].calls.locate(key, old_place);
+  const QueueSet::Place* const old_at = from_head ? nullptr : &old_place;
   call.state = CallState::Waiting;
   call.timer = 0;  // a returning offer's time-out no longer applies
   call.phase = static_cast<std::int16_t>(phase_at(call, t));  // a plan has at most kMaxSteps steps
@@ -619,10 +627,16 @@ void Router::enqueue(CallRef ref, double t) {
     best = best_agent(call, queues_[q], t);
   }
   if (best) {
+    if (from != kNone) leave_queue(call, old_at);
     offer(ref, best->agent, t, true);
     return;
   }
-  queue_insert(q, call, ref);
+  if (q != from) {  // (a step has queues of its own: only a call restored in the wrong one could stay)
+    QueueSet::Place place;
+    queues_[q].calls.locate(key, place);
+    if (from != kNone) leave_queue(call, old_at);
+    queue_insert(q, call, key, &place);
+  }
   if (std::optional<double> start = next_phase_start(call))
     call.timer = start_timer(*start, false, ref, call.phase == kPreferred ? Timers::kNoLane : step_lane(call.plan, call.phase + 1));
 }
@@ -709,26 +723,28 @@ void Router::unoffer(CallRef ref, double t, const char* reason) {
   enqueue(ref, t);
 }
 
-void Router::leave_queue(Call& call) {
+void Router::leave_queue(Call& call, const QueueSet::Place* at) {
   if (call.queue == kNone) return;
-  queue_erase(call);
+  queue_erase(call, at);
   call.queue = kNone;
   call.timer = 0;
 }
 
-void Router::queue_insert(int q, Call& call, CallRef ref) {
+void Router::queue_insert(int q, Call& call, const QueueEntry& key, const QueueSet::Place* at) {
   call.queue = q;
   QueueSet& calls = queues_[q].calls;
-  const auto at = calls.insert(entry(call, ref)).first;  // (before begin() is read: == leaves the order open)
-  if (at == calls.begin()) refresh_head(q);
+  const auto it = (at ? calls.insert(key, *at) : calls.insert(key)).first;  // (before begin() is read: == leaves the order open)
+  if (it == calls.begin()) refresh_head(q);
 }
 
-void Router::queue_erase(Call& call) {
+void Router::queue_erase(Call& call, const QueueSet::Place* at) {
+  QueueSet& calls = queues_[call.queue].calls;
   if (heads_[call.queue].order == call.order) {  // the best call, taken by an agent: no key to rebuild
-    queues_[call.queue].calls.pop_front();
+    calls.pop_front();
     refresh_head(call.queue);
   } else {
-    queues_[call.queue].calls.erase(entry(call, kNoCall));  // by its key, which `call` is no part of
+    const QueueEntry key = entry(call, kNoCall);  // by its key, which `call` is no part of
+    at ? calls.erase(key, *at) : calls.erase(key);
   }
 }
 

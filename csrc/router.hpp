@@ -599,10 +599,13 @@ class Router {
   void unlist_ready(AgentRef agent);
   void offer(CallRef call, AgentRef agent, double t, bool agent_chosen);
   void unoffer(CallRef call, double t, const char* reason);
-  void leave_queue(Call& call);
+  // `at`: where the call's entry is in its queue, if already found (QueueSet::locate).
+  void leave_queue(Call& call, const QueueSet::Place* at = nullptr);
   // A call joins queue `q`, or leaves its queue: the one place that changes a queue's calls.
-  void queue_insert(int q, Call& call, CallRef ref);
-  void queue_erase(Call& call);
+  // `key`: the call's entry (entry()); `at`: where it goes or is, if already found (QueueSet::locate).
+  void queue_insert(int q, Call& call, const QueueEntry& key, const QueueSet::Place* at = nullptr);
+  void queue_insert(int q, Call& call, CallRef ref) { queue_insert(q, call, entry(call, ref)); }
+  void queue_erase(Call& call, const QueueSet::Place* at = nullptr);
   void refresh_head(int q);
   void release(CallRef call);
   int phase_at(const Call& call, double t) const;
