@@ -573,7 +573,7 @@ std::vector<Timer> Router::pending_timers() const {
 void Router::fire_timers(double now) {
   while (!timers_.empty() && timers_.top().due <= now) {
     const Timer timer = timers_.top();
-    timers_.pop();
+    if (const Timer* soon = timers_.pop()) fetch_owner(*soon);
     if (!held(timer)) continue;  // cancelled: its owner moved on
     if (timer.for_agent) {  // end of wrap-up
       Agent& agent = agents_[timer.ref];
@@ -590,16 +590,8 @@ void Router::fire_timers(double now) {
       }
     }
   }
-  // The first timer not due: whether it was cancelled is not asked now (its owner's record,
-  // out of cache among 100k waiting calls, would stall this operation), but the record is
-  // fetched for the operation that will fire it.
-  if (!timers_.empty()) {
-    const Timer& next = timers_.top();
-    const char* owner = next.for_agent ? reinterpret_cast<const char*>(&agents_[next.ref])
-                                       : reinterpret_cast<const char*>(&calls_[next.ref]);
-    __builtin_prefetch(owner);
-    __builtin_prefetch(owner + (next.for_agent ? sizeof(Agent) : sizeof(Call)) - 1);
-  }
+  // (The first timer not due is not asked whether it was cancelled: its owner's record, out of
+  // cache among 100k waiting calls, would stall this operation. Its lane fetched it ahead.)
 }
 
 // -------------------------------------------------------------------- rules
