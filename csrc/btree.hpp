@@ -172,7 +172,7 @@ class BTreeSet {
     return insert(key, place);
   }
   // The same, at the place locate(key) gave.
-  std::pair<const_iterator, bool> insert(const Key& key, const Place& place) {
+  [[gnu::always_inline]] std::pair<const_iterator, bool> insert(const Key& key, const Place& place) {
     if (!root_) {
       Leaf* leaf = new_leaf();
       leaf->keys[0] = key;
@@ -219,7 +219,7 @@ class BTreeSet {
     return erase(key, place);
   }
   // The same, at the place locate(key) gave.
-  size_type erase(const Key& key, const Place& place) {
+  [[gnu::always_inline]] size_type erase(const Key& key, const Place& place) {
     if (!root_) return 0;
     Leaf* leaf = place.leaf;
     const int i = leaf_position(leaf, key);

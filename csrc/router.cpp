@@ -586,7 +586,7 @@ void Router::fire_timers(double now) {
       if (call.state == CallState::Offered) {
         unoffer(timer.ref, timer.due, "no answer");
       } else {  // the call reaches its next phase, leaving its queue for another
-        enqueue(timer.ref, timer.due);
+        reach_next_phase(timer.ref, timer.due);
       }
     }
   }
@@ -596,41 +596,68 @@ void Router::fire_timers(double now) {
 
 // -------------------------------------------------------------------- rules
 
-void Router::enqueue(CallRef ref, double t) {
-  Call& call = calls_[ref];
-  const QueueEntry key = entry(call, ref);  // its place in any queue of its plan
-  // A call reaching its next step is still in its queue, and leaves it only once its new place
-  // is found: among 100k waiting calls both leaves are out of cache, and searched one after
-  // the other (locate asks for a leaf's lines without waiting for them) they arrive together.
-  const int from = call.queue;
-  QueueSet::Place old_place;
-  const bool from_head = from != kNone && heads_[from].order == call.order;  // leaves without a search
-  if (from != kNone && !from_head) queues_[from].calls.locate(key, old_place);
-  const QueueSet::Place* const old_at = from_head ? nullptr : &old_place;
+// A call that waits from `t` on (arriving, back from an offer, reaching its next phase): its
+// state and phase, the queue its phase puts it in (returned), and rule 2's agent for it, if any.
+[[gnu::always_inline]] inline int Router::start_waiting(Call& call, double t, std::optional<Candidate>& best) {
   call.state = CallState::Waiting;
   call.timer = 0;  // a returning offer's time-out no longer applies
   call.phase = static_cast<std::int16_t>(phase_at(call, t));  // a plan has at most kMaxSteps steps
   const int q = queue_for(call);
-  std::optional<Candidate> best;
   if (call.phase == kPreferred) {
     const AgentRef preferred = static_cast<AgentRef>(call.preferred_agent);
     if (agents_[preferred].state == AgentState::Ready) best = Candidate{0.0, 0.0, preferred};
   } else {
     best = best_agent(call, queues_[q], t);
   }
+  return q;
+}
+
+// A queued call's timer: when it reaches its next phase, if it has one.
+[[gnu::always_inline]] inline void Router::time_next_phase(Call& call, CallRef ref) {
+  if (std::optional<double> start = next_phase_start(call))
+    call.timer = start_timer(*start, false, ref, call.phase == kPreferred ? Timers::kNoLane : step_lane(call.plan, call.phase + 1));
+}
+
+void Router::enqueue(CallRef ref, double t) {
+  Call& call = calls_[ref];
+  std::optional<Candidate> best;
+  const int q = start_waiting(call, t, best);
   if (best) {
-    if (from != kNone) leave_queue(call, old_at);
     offer(ref, best->agent, t, true);
     return;
   }
-  if (q != from) {  // (a step has queues of its own: only a call restored in the wrong one could stay)
+  queue_insert(q, call, ref);
+  time_next_phase(call, ref);
+}
+
+void Router::reach_next_phase(CallRef ref, double t) {
+  Call& call = calls_[ref];
+  const QueueEntry key = entry(call, ref);  // its place in any queue of its plan
+  // The call leaves its queue only once its new place is found: among 100k waiting calls both
+  // leaves are out of cache, and searched one after the other (locate asks for a leaf's lines
+  // without waiting for them) they arrive together.
+  const int from = call.queue;
+  QueueSet::Place old_place;
+  const bool from_head = heads_[from].order == call.order;  // leaves without a search
+  if (!from_head) queues_[from].calls.locate(key, old_place);
+  auto leave = [&] {  // as leave_queue, at the place found
+    from_head ? queue_erase(call) : queue_erase(call, old_place);
+    call.queue = kNone;
+  };
+  std::optional<Candidate> best;
+  const int q = start_waiting(call, t, best);
+  if (best) {
+    leave();
+    offer(ref, best->agent, t, true);
+    return;
+  }
+  if (q != from) {  // (a phase has queues of its own: only a call restored in the wrong one could stay)
     QueueSet::Place place;
     queues_[q].calls.locate(key, place);
-    if (from != kNone) leave_queue(call, old_at);
-    queue_insert(q, call, key, &place);
+    leave();
+    queue_insert(q, call, key, place);
   }
-  if (std::optional<double> start = next_phase_start(call))
-    call.timer = start_timer(*start, false, ref, call.phase == kPreferred ? Timers::kNoLane : step_lane(call.plan, call.phase + 1));
+  time_next_phase(call, ref);
 }
 
 void Router::make_ready(AgentRef ref, double t) {
@@ -715,29 +742,38 @@ void Router::unoffer(CallRef ref, double t, const char* reason) {
   enqueue(ref, t);
 }
 
-void Router::leave_queue(Call& call, const QueueSet::Place* at) {
+void Router::leave_queue(Call& call) {
   if (call.queue == kNone) return;
-  queue_erase(call, at);
+  queue_erase(call);
   call.queue = kNone;
   call.timer = 0;
 }
 
-void Router::queue_insert(int q, Call& call, const QueueEntry& key, const QueueSet::Place* at) {
+void Router::queue_insert(int q, Call& call, CallRef ref) {
   call.queue = q;
   QueueSet& calls = queues_[q].calls;
-  const auto it = (at ? calls.insert(key, *at) : calls.insert(key)).first;  // (before begin() is read: == leaves the order open)
-  if (it == calls.begin()) refresh_head(q);
+  const auto at = calls.insert(entry(call, ref)).first;  // (before begin() is read: == leaves the order open)
+  if (at == calls.begin()) refresh_head(q);
 }
 
-void Router::queue_erase(Call& call, const QueueSet::Place* at) {
-  QueueSet& calls = queues_[call.queue].calls;
+void Router::queue_insert(int q, Call& call, const QueueEntry& key, const QueueSet::Place& place) {
+  call.queue = q;
+  QueueSet& calls = queues_[q].calls;
+  const auto at = calls.insert(key, place).first;
+  if (at == calls.begin()) refresh_head(q);
+}
+
+void Router::queue_erase(Call& call) {
   if (heads_[call.queue].order == call.order) {  // the best call, taken by an agent: no key to rebuild
-    calls.pop_front();
+    queues_[call.queue].calls.pop_front();
     refresh_head(call.queue);
   } else {
-    const QueueEntry key = entry(call, kNoCall);  // by its key, which `call` is no part of
-    at ? calls.erase(key, *at) : calls.erase(key);
+    queues_[call.queue].calls.erase(entry(call, kNoCall));  // by its key, which `call` is no part of
   }
+}
+
+void Router::queue_erase(Call& call, const QueueSet::Place& place) {  // not the best call (that one leaves without a search)
+  queues_[call.queue].calls.erase(entry(call, kNoCall), place);
 }
 
 void Router::refresh_head(int q) {

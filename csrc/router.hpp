@@ -599,20 +599,24 @@ class Router {
   // The timers their owners hold, in no order: their due times are kept there only.
   std::vector<Timer> pending_timers() const;
   // the rules
-  void enqueue(CallRef call, double t);
+  void enqueue(CallRef call, double t);  // a call not in a queue
+  void reach_next_phase(CallRef call, double t);  // a queued call whose next phase's timer fired
+  int start_waiting(Call& call, double t, std::optional<Candidate>& best);  // the two above share these
+  void time_next_phase(Call& call, CallRef ref);
   void make_ready(AgentRef agent, double t);
   // An agent joins or leaves its profile's ready list (the one place that changes it).
   void list_ready(AgentRef agent);
   void unlist_ready(AgentRef agent);
   void offer(CallRef call, AgentRef agent, double t, bool agent_chosen);
   void unoffer(CallRef call, double t, const char* reason);
-  // `at`: where the call's entry is in its queue, if already found (QueueSet::locate).
-  void leave_queue(Call& call, const QueueSet::Place* at = nullptr);
+  void leave_queue(Call& call);
   // A call joins queue `q`, or leaves its queue: the one place that changes a queue's calls.
-  // `key`: the call's entry (entry()); `at`: where it goes or is, if already found (QueueSet::locate).
-  void queue_insert(int q, Call& call, const QueueEntry& key, const QueueSet::Place* at = nullptr);
-  void queue_insert(int q, Call& call, CallRef ref) { queue_insert(q, call, entry(call, ref)); }
-  void queue_erase(Call& call, const QueueSet::Place* at = nullptr);
+  // With a `place`: where its entry `key` goes or is, already found (QueueSet::locate); a call
+  // erased so is not its queue's best (that one leaves by queue_erase(call), without a search).
+  void queue_insert(int q, Call& call, CallRef ref);
+  void queue_insert(int q, Call& call, const QueueEntry& key, const QueueSet::Place& place);
+  void queue_erase(Call& call);
+  void queue_erase(Call& call, const QueueSet::Place& place);
   void refresh_head(int q);
   void release(CallRef call);
   int phase_at(const Call& call, double t) const;
