@@ -154,6 +154,53 @@ void front_taken_agrees_with_std_set() {
   CHECK(agreed && same(tree, model));
 }
 
+void keys_moved_at_located_places_agree_with_std_set() {
+  // A call reaching its next step (Router::reach_next_phase): both places are found first
+  // (locate), then the key leaves one tree and enters the other at them. The trees share a
+  // pool, so a node the erase frees may be the one the insert's split takes.
+  NodePool pool;
+  BTreeSet<Entry> trees[2] = {BTreeSet<Entry>(&pool), BTreeSet<Entry>(&pool)};
+  std::set<Entry> models[2];
+  std::vector<Entry> present[2];
+  std::mt19937_64 rng(6);
+  bool agreed = true;
+  std::size_t largest = 0;
+  for (int step = 0; step < 60000 && agreed; ++step) {
+    const int from = static_cast<int>(rng() % 2), to = 1 - from;
+    if (present[from].empty() || rng() % 8 == 0) {  // a new key, or one already there (refused at its place)
+      const Entry key = rng() % 4 || present[from].empty() ? random_entry(rng, step) : present[from][rng() % present[from].size()];
+      BTreeSet<Entry>::Place place;
+      trees[from].locate(key, place);
+      const bool added = trees[from].insert(key, place).second;
+      agreed &= added == models[from].insert(key).second;
+      if (added) present[from].push_back(key);
+    } else {
+      const std::size_t i = rng() % present[from].size();
+      const Entry key = present[from][i];
+      BTreeSet<Entry>::Place leaving, entering;
+      trees[from].locate(key, leaving);
+      trees[to].locate(key, entering);  // (an empty tree too: the insert starts it)
+      agreed &= trees[from].erase(key, leaving) == 1;
+      agreed &= trees[from].erase(key) == 0;  // gone: an erase at its new place finds nothing either
+      BTreeSet<Entry>::Place gone;
+      trees[from].locate(key, gone);
+      agreed &= trees[from].erase(key, gone) == 0;
+      const bool added = trees[to].insert(key, entering).second;
+      agreed &= added == models[to].insert(key).second;
+      models[from].erase(key);
+      present[from][i] = present[from].back();
+      present[from].pop_back();
+      if (added) present[to].push_back(key);
+    }
+    largest = std::max(largest, models[0].size());
+    if (step % 97 == 0 || models[from].size() < 100 || models[to].size() < 100)
+      agreed &= same(trees[0], models[0]) && same(trees[1], models[1]);
+  }
+  CHECK(agreed && same(trees[0], models[0]) && same(trees[1], models[1]));
+  CHECK(largest > static_cast<std::size_t>(BTreeSet<Entry>::kLeafCapacity * BTreeSet<Entry>::kInnerCapacity));  // 3 levels reached
+  if (!broken.empty()) std::printf("  broken: %s\n", broken.c_str());
+}
+
 void moved_tree_keeps_its_keys() {
   NodePool pool;
   BTreeSet<Entry> a(&pool);
@@ -199,6 +246,7 @@ int main() {
   random_keys_agree_with_std_set(nullptr);
   keys_in_order_agree_with_std_set(&pool);
   front_taken_agrees_with_std_set();
+  keys_moved_at_located_places_agree_with_std_set();
   moved_tree_keeps_its_keys();
   in_order_keys_fill_their_leaves();
   random_keys_fill_their_leaves();
