@@ -651,12 +651,12 @@ void Router::reach_next_phase(CallRef ref, double t) {
     offer(ref, best->agent, t, true);
     return;
   }
-  if (q != from) {  // (a phase has queues of its own: only a call restored in the wrong one could stay)
-    QueueSet::Place place;
-    queues_[q].calls.locate(key, place);
-    leave();
-    queue_insert(q, call, key, place);
-  }
+  // (A phase has queues of its own; should the new queue be the old one all the same, the
+  // place found before leaving would be stale: the call is filed again by a search.)
+  QueueSet::Place place;
+  if (q != from) queues_[q].calls.locate(key, place);
+  leave();
+  q != from ? queue_insert(q, call, key, place) : queue_insert(q, call, ref);
   time_next_phase(call, ref);
 }
 
