@@ -176,15 +176,18 @@ struct Event {
 
 // The pending events, earliest first by (time, seq), a total order, so that the events come
 // out in the same order as from any other priority queue. Two sources: the shifts' logins
-// and logouts, all known before the day starts, sorted once and read in order; and a binary
+// and logouts, all known before the day starts, sorted once and read in order; and a 4-ary
 // min-heap of the events scheduled as the day goes (arrivals, answers, hang-ups...), whose
 // pop is deferred: most events schedule another at once (an arrival the next arrival, a
 // hang-up the call that takes the freed agent), and dropping that one into the root's hole
-// costs one sift instead of the two of a pop and a push. Each source ends with a sentinel
-// that no event comes before, so that a sift reads a node's second child unchecked.
+// costs one sift instead of the two of a pop and a push. Four children a node rather than
+// two: a sift goes half as deep, and a level's three comparisons do not wait on each other
+// where a binary heap's levels each waited on the last (more instructions, less time: the
+// M/M/c of bench/peers ran ~1.5 % faster). The plan ends with a sentinel that no event comes
+// before, the heap with kArity - 1 of them, so that a sift reads a node's children unchecked.
 class Agenda {
  public:
-  Agenda() : heap_(1, never()), planned_(1, never()) {}
+  Agenda() : heap_(kArity - 1, never()), planned_(1, never()) {}
   // An event known before the day starts; all of them before the first top().
   void plan(const Event& e) { planned_.insert(planned_.end() - 1, e); }
   void close_plan() {
@@ -211,7 +214,7 @@ class Agenda {
     heap_.push_back(never());
     std::size_t i = n_++;
     while (i > 0) {
-      const std::size_t parent = (i - 1) / 2;
+      const std::size_t parent = (i - 1) / kArity;
       if (!e.before(heap_[parent])) break;
       heap_[i] = heap_[parent];
       i = parent;
@@ -220,6 +223,7 @@ class Agenda {
   }
 
  private:
+  static constexpr std::size_t kArity = 4;
   static Event never() { return {due_of(INFINITY, ~std::uint64_t{0}), Kind::Arrival, 0, 0}; }
   void settle() {  // fill the root's hole with the last event
     hole_ = false;
@@ -230,8 +234,10 @@ class Agenda {
   }
   void sift_down(const Event& e) {  // places e from the root down
     std::size_t i = 0;
-    for (std::size_t child = 1; child < n_; child = 2 * i + 1) {
-      child += heap_[child + 1].before(heap_[child]);  // heap_[n_] is the sentinel
+    for (std::size_t child = 1; child < n_; child = kArity * i + 1) {  // the earliest of four, then e
+      const std::size_t a = child + heap_[child + 1].before(heap_[child]);
+      const std::size_t b = child + 2 + heap_[child + 3].before(heap_[child + 2]);
+      child = heap_[b].before(heap_[a]) ? b : a;
       if (!heap_[child].before(e)) break;
       heap_[i] = heap_[child];
       i = child;
@@ -239,7 +245,7 @@ class Agenda {
     heap_[i] = e;
   }
 
-  std::vector<Event> heap_;     // n_ events, then the sentinel
+  std::vector<Event> heap_;     // n_ events, then kArity - 1 sentinels
   std::size_t n_ = 0;
   bool hole_ = false;           // heap_[0] is an event already popped
   std::vector<Event> planned_;  // sorted, then the sentinel
