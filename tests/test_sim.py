@@ -253,7 +253,7 @@ def xoshiro_uniforms(seed: int, stream: int, n: int) -> list[float]:
 
 def exponential(u: float, mean: float) -> float:
     """The specified exponential draw of mean ``mean`` from the uniform ``u``."""
-    return -mean * math.log1p(-u)
+    return -mean * math.log(1.0 - u)
 
 
 def test_arrivals_follow_the_specified_generator_so_any_machine_gets_the_same_day() -> None:
