@@ -251,12 +251,50 @@ def xoshiro_uniforms(seed: int, stream: int, n: int) -> list[float]:
     return out
 
 
+def exponential(u: float, mean: float) -> float:
+    """The specified exponential draw of mean ``mean`` from the uniform ``u``."""
+    return -mean * math.log(1.0 - u)
+
+
 def test_arrivals_follow_the_specified_generator_so_any_machine_gets_the_same_day() -> None:
     rate = 0.05
     s = single_queue(1000, rate, 60.0, None, hours=1)
     u = xoshiro_uniforms(seed=7, stream=1, n=1)  # plan 0 draws from stream 1; its first draw is the first gap
     first = run(s, seed=7).calls["arrival"][0]
-    assert first == -(1.0 / rate) * math.log1p(-u[0])
+    assert first == exponential(u[0], 1.0 / rate)
+
+
+def test_every_caller_follows_the_specified_draws_however_many_are_drawn_ahead() -> None:
+    """A plan's stream draw by draw: the gap to its next caller (one more for each interval
+    it crosses), then seven draws per caller (segment, value, repeats, handle time, patience,
+    case owner share, case owner), whatever the simulator's events in between. 360 callers:
+    several of the simulator's batches of callers drawn ahead."""
+    rate, aht, hours, interval = 0.05, 60.0, 2, 3600.0
+    calls = run(single_queue(1000, rate, aht, None, hours=hours), seed=7).calls
+    draws = iter(xoshiro_uniforms(seed=7, stream=1, n=8 * len(calls["arrival"]) + 100))
+
+    def next_arrival(t: float) -> Optional[float]:
+        while int(t / interval) < hours:
+            end = (int(t / interval) + 1) * interval
+            candidate = t + exponential(next(draws), 1.0 / rate)
+            if candidate < end:
+                return candidate
+            t = end
+        return None
+
+    arrival, handle = [], []
+    t = next_arrival(0.0)
+    while t is not None:
+        arrival.append(t)
+        for _ in range(3):  # segment (of one), value, repeats (repeat share 0: one draw)
+            next(draws)
+        handle.append(exponential(next(draws), aht))
+        for _ in range(3):  # patience (none), case owner share, case owner
+            next(draws)
+        t = next_arrival(t)
+    assert len(arrival) > 300
+    assert calls["arrival"].tolist() == arrival
+    assert calls["handle"].tolist() == handle
 
 
 def test_other_routing_same_callers() -> None:
